@@ -1,0 +1,3 @@
+"""Named rewrite rules (importing this package registers them) and the driver that applies them."""
+from verigraph.rewriting import merge, shape  # noqa: F401
+from verigraph.rewriting.db import Rule, node_rule, rules  # noqa: F401

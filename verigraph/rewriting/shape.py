@@ -1,0 +1,50 @@
+"""Shape rules: answer ``shape(f(x))`` from ``infer_shape`` without computing ``f``."""
+from __future__ import annotations
+
+from verigraph.rewriting.db import node_rule
+from verigraph.tensor.shape import MakeVector, Shape, Shape_i, shape_i
+
+
+def input_shapes(node):
+    """Symbolic shape tuple of each input of ``node`` (constants where static)."""
+    return [tuple(shape_i(i, d) for d in range(i.ndim)) if hasattr(i.type, "ndim") else None
+            for i in node.inputs]
+
+
+def inferred_shape(fgraph, var):
+    """``var``'s shape from its owner's ``infer_shape`` (guarded), or None if not available."""
+    node = var.owner
+    if node is None or not node.op.has_infer_shape():
+        return None
+    try:
+        shapes = node.op.call_infer_shape(fgraph, node, input_shapes(node))
+    except NotImplementedError:
+        return None
+    from verigraph.tensor import api
+    out = shapes[var.index]
+    return tuple(api.cast(s, "int64") if getattr(s, "dtype", "int64") != "int64" else s
+                 for s in out)
+
+
+@node_rule("local_shape_to_shape_i", tracks=(Shape, Shape_i), tags=("shape", "default"))
+def local_shape_to_shape_i(fgraph, node):
+    """``Shape(f(x))`` -> ``MakeVector`` of inferred sizes; ``Shape_i(f(x))`` -> inferred size."""
+    x = node.inputs[0]
+    if isinstance(node.op, Shape):
+        if x.owner is None:
+            if x.ndim == 0:
+                return None
+            return MakeVector("int64")(*[shape_i(x, d) for d in range(x.ndim)])
+        shp = inferred_shape(fgraph, x)
+        if shp is None:
+            return None
+        if not shp:
+            return None
+        return MakeVector("int64")(*shp)
+    if x.owner is None:
+        static = x.type.shape[node.op.i]
+        return shape_i(x, node.op.i) if static is not None else None
+    shp = inferred_shape(fgraph, x)
+    if shp is None:
+        return None
+    return shp[node.op.i]

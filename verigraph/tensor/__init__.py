@@ -1,0 +1,22 @@
+"""verigraph.tensor: Theano's tensor namespace (types, constructors, Ops, functions)."""
+from verigraph.tensor.api import *  # noqa: F401,F403
+from verigraph.tensor.api import abs, all, any, max, min, pow, round, sum  # noqa: F401
+from verigraph.tensor.constructors import *  # noqa: F401,F403
+from verigraph.tensor.constructors import tensor  # noqa: F401
+from verigraph.tensor.type import TensorType  # noqa: F401
+from verigraph.tensor.variable import (TensorConstant, TensorVariable,  # noqa: F401
+                                       as_tensor_variable, constant)
+from verigraph.tensor import nnet  # noqa: F401,E402
+
+as_tensor = as_tensor_variable
+
+
+def __getattr__(name):
+    # Late attributes that live in higher layers (grad, random streams) keep Theano's paths.
+    if name == "grad":
+        from verigraph.gradient import grad
+        return grad
+    if name in ("shared_randomstreams", "random"):
+        import importlib
+        return importlib.import_module(f"verigraph.tensor.{name}")
+    raise AttributeError(f"module 'verigraph.tensor' has no attribute {name!r}")

@@ -1,0 +1,132 @@
+"""Dot (vector/matrix products through NumPy's BLAS) and batched Matmul."""
+from __future__ import annotations
+
+import numpy as np
+
+from verigraph.checks.errors import ShapeMismatchError
+from verigraph.graph.basic import Apply
+from verigraph.graph.op import Op
+from verigraph.tensor.guards import carry_guard
+from verigraph.tensor.type import TensorType
+from verigraph.tensor.variable import as_tensor_variable
+
+
+def _product_dtype(a, b):
+    return str(np.result_type(np.dtype(a), np.dtype(b)))
+
+
+class Dot(Op):
+    """``np.dot`` of vectors and matrices (inner dimensions must agree)."""
+
+    def make_node(self, x, y):
+        x, y = as_tensor_variable(x), as_tensor_variable(y)
+        if x.ndim not in (1, 2) or y.ndim not in (1, 2):
+            raise TypeError(f"Dot takes vectors or matrices, got {x.ndim}-d {x} and {y.ndim}-d "
+                            f"{y}; use tensordot or matmul for more dimensions")
+        kx, ky = x.type.shape[-1], y.type.shape[0]
+        if kx is not None and ky is not None and kx != ky:
+            raise ShapeMismatchError(f"dot: inner dimensions differ: {x} has shape "
+                                     f"{x.type.shape}, {y} has {y.type.shape}", op="Dot",
+                                     input_shapes=[x.type.shape, y.type.shape])
+        shape = x.type.shape[:-1] + y.type.shape[1:]
+        return Apply(self, [x, y], [TensorType(_product_dtype(x.dtype, y.dtype), shape)()])
+
+    @staticmethod
+    def check(x, y):
+        """Raise ShapeMismatchError when inner dimensions differ."""
+        if x.shape[-1] != y.shape[0]:
+            raise ShapeMismatchError(
+                f"dot: inner dimensions differ: shapes {x.shape} and {y.shape} "
+                f"({x.shape[-1]} != {y.shape[0]})", op="Dot", input_shapes=[x.shape, y.shape],
+                input_dtypes=[str(x.dtype), str(y.dtype)])
+
+    def perform(self, node, inputs, output_storage):
+        x, y = (np.asarray(v) for v in inputs)
+        self.check(x, y)
+        output_storage[0][0] = np.asarray(np.dot(x, y), dtype=node.outputs[0].dtype)
+
+    def make_fast_fn(self, node):
+        dot, check = np.dot, self.check
+        dtype = np.dtype(node.outputs[0].dtype)
+        same = node.inputs[0].dtype == node.inputs[1].dtype == node.outputs[0].dtype
+
+        def fn(x, y):
+            if x.shape[-1] != y.shape[0]:
+                check(x, y)
+            r = dot(x, y)
+            return r if same else np.asarray(r, dtype=dtype)
+        return fn
+
+    def infer_shape(self, node, shapes):
+        sx, sy = shapes
+        x, y = node.inputs
+        out = tuple(sx[:-1]) + tuple(sy[1:])
+        if out:
+            # The inner sizes are not part of the answer, so the check rides on its first entry.
+            first = carry_guard(out[0], "Dot", "inner dimensions must agree", [sx[-1], sy[0]],
+                                [f"{x}.shape[{x.ndim - 1}]", f"{y}.shape[0]"])
+            out = (first,) + out[1:]
+        return [out]
+
+    def L_op(self, inputs, outputs, gouts):
+        from verigraph.tensor import api
+        x, y = inputs
+        gz = gouts[0]
+        if x.ndim == 1 and y.ndim == 1:
+            gx, gy = gz * y, gz * x
+        elif x.ndim == 1:
+            gx, gy = api.dot(y, gz), api.outer(x, gz)
+        elif y.ndim == 1:
+            gx, gy = api.outer(gz, y), api.dot(x.T, gz)
+        else:
+            gx, gy = api.dot(gz, y.T), api.dot(x.T, gz)
+        return [api.cast(gx, x.dtype) if gx.dtype != x.dtype else gx,
+                api.cast(gy, y.dtype) if gy.dtype != y.dtype else gy]
+
+    def R_op(self, inputs, eval_points):
+        from verigraph.tensor import api
+        x, y = inputs
+        ex, ey = eval_points
+        terms = []
+        if ex is not None:
+            terms.append(api.dot(ex, y))
+        if ey is not None:
+            terms.append(api.dot(x, ey))
+        if not terms:
+            return [None]
+        return [terms[0] if len(terms) == 1 else terms[0] + terms[1]]
+
+
+class Matmul(Op):
+    """``np.matmul`` for inputs of 2 or more dimensions with equal ndim (batched products)."""
+
+    def make_node(self, x, y):
+        x, y = as_tensor_variable(x), as_tensor_variable(y)
+        if x.ndim < 2 or x.ndim != y.ndim:
+            raise TypeError(f"Matmul takes two tensors of equal ndim >= 2, got {x.ndim} and "
+                            f"{y.ndim}")
+        from verigraph.tensor.elemwise import broadcast_static
+        batch = broadcast_static("matmul", [x.type.shape[:-2], y.type.shape[:-2]])
+        shape = batch + (x.type.shape[-2], y.type.shape[-1])
+        return Apply(self, [x, y], [TensorType(_product_dtype(x.dtype, y.dtype), shape)()])
+
+    def perform(self, node, inputs, output_storage):
+        x, y = inputs
+        if x.shape[-1] != y.shape[-2]:
+            raise ShapeMismatchError(f"matmul: inner dimensions differ: shapes {x.shape} and "
+                                     f"{y.shape}", op="Matmul", input_shapes=[x.shape, y.shape])
+        try:
+            r = np.matmul(x, y)
+        except ValueError as e:
+            raise ShapeMismatchError(f"matmul: shapes {x.shape} and {y.shape}: {e}",
+                                     op="Matmul", input_shapes=[x.shape, y.shape]) from None
+        output_storage[0][0] = np.asarray(r, dtype=node.outputs[0].dtype)
+
+    def L_op(self, inputs, outputs, gouts):
+        from verigraph.tensor import api
+        x, y = inputs
+        gz = gouts[0]
+        perm = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
+        gx = self(gz, api.transpose(y, perm))
+        gy = self(api.transpose(x, perm), gz)
+        return [gx, gy]
