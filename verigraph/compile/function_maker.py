@@ -104,7 +104,12 @@ class FunctionMaker:
         self.rules = self.mode.rules()
         self.rewrite_stats = rewrite(self.fgraph, self.rules)
         t2 = time.perf_counter()
-        self.program = self.mode.make_program(self.fgraph, self.original)
+        self.profile_stats = stats = _profile_stats(profile)
+        if stats is None:
+            self.program = self.mode.make_program(self.fgraph, self.original)
+        else:
+            from verigraph.profiling.hook import profiled_program
+            self.program = profiled_program(self, stats)
         t3 = time.perf_counter()
         self.compile_times = {"prepare": t1 - t0, "rewrite": t2 - t1, "link": t3 - t2}
 
@@ -196,7 +201,18 @@ class FunctionMaker:
     def create(self):
         """The callable Function."""
         from verigraph.compile.function_object import Function
+        if self.profile_stats is not None:
+            from verigraph.profiling.hook import ProfiledFunction
+            return ProfiledFunction(self)
         return Function(self)
+
+
+def _profile_stats(profile):
+    """None when profiling is off (the usual case: no profiling import), else the ProfileStats."""
+    if profile is None and not config.profile or profile is False:
+        return None
+    from verigraph.profiling.hook import resolve_profile
+    return resolve_profile(profile)
 
 
 def _bad_input(i):
