@@ -5,9 +5,18 @@ from verigraph.rewriting.db import node_rule
 from verigraph.tensor.shape import MakeVector, Shape, Shape_i, shape_i
 
 
+def _dim(var, d):
+    # Static sizes are trusted only where they are enforced: graph inputs (checked by
+    # Type.filter on entry) and constants. An intermediate's static size can rest on an
+    # assumption (specify_shape, broadcasting), so it is asked of its owner's infer_shape.
+    if var.owner is None:
+        return shape_i(var, d)
+    return Shape_i(d)(var)
+
+
 def input_shapes(node):
-    """Symbolic shape tuple of each input of ``node`` (constants where static)."""
-    return [tuple(shape_i(i, d) for d in range(i.ndim)) if hasattr(i.type, "ndim") else None
+    """Symbolic shape tuple of each input of ``node``."""
+    return [tuple(_dim(i, d) for d in range(i.ndim)) if hasattr(i.type, "ndim") else None
             for i in node.inputs]
 
 

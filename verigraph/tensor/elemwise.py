@@ -26,7 +26,9 @@ def _resolve_weak(scalar_op, inputs):
             except OverflowError:
                 raise TypeError(f"{scalar_op.name}: Python constant {value!r} does not fit "
                                 f"dtype {strong[0]} of the other inputs") from None
-            if np.dtype(dt).kind in "iu" and not np.can_cast(np.min_scalar_type(value), dt):
+            # A range check, not can_cast(min_scalar_type): 3 is uint8 to NumPy, yet fits int8.
+            if np.dtype(dt).kind in "iu" and not (
+                    np.iinfo(dt).min <= value <= np.iinfo(dt).max):
                 raise TypeError(f"{scalar_op.name}: Python constant {value!r} does not fit "
                                 f"dtype {dt} of the other inputs")
             i = constant(np.asarray(value, dtype=dt))
@@ -117,7 +119,7 @@ class Elemwise(Op):
     def perform(self, node, inputs, output_storage):
         self.check_shapes(node, inputs)
         with np.errstate(all="ignore"):
-            res = self.scalar_op.impl(*inputs)
+            res = self.scalar_op.apply(*inputs)
         out = np.asarray(res, dtype=node.outputs[0].dtype)
         if any(np.may_share_memory(out, i) for i in inputs if isinstance(i, np.ndarray)):
             out = out.copy()
@@ -127,7 +129,12 @@ class Elemwise(Op):
         impl = self.scalar_op.ufunc or self.scalar_op.impl
         checks = self.runtime_check_dims(node)
         dtype = np.dtype(node.outputs[0].dtype)
-        if self.inplace_pattern and self.scalar_op.ufunc is not None:
+        if len(node.inputs) > self.scalar_op.nin:
+            apply_ = self.scalar_op.apply
+
+            def base(*args):
+                return np.asarray(apply_(*args), dtype=dtype)
+        elif self.inplace_pattern and self.scalar_op.ufunc is not None:
             dest = self.inplace_pattern[0][1]
 
             def base(*args):
@@ -152,12 +159,14 @@ class Elemwise(Op):
 
     def infer_shape(self, node, shapes):
         out = []
-        oshape = node.outputs[0].type.shape
         for d in range(node.outputs[0].ndim):
-            if oshape[d] is not None:
-                out.append(constant(oshape[d], dtype="int64"))
-                continue
             idx = [k for k, i in enumerate(node.inputs) if i.type.shape[d] != 1]
+            if not idx:
+                out.append(constant(1, dtype="int64"))
+                continue
+            # Sizes come from the inputs' (possibly guarded) shapes, never from the output's
+            # static type alone: a static size derived from one input must still be checked
+            # against the others when the node itself is not computed.
             sizes = [shapes[k][d] for k in idx]
             labels = [f"{node.inputs[k]}.shape[{d}]" for k in idx]
             out.append(guard_equal(self.scalar_op.name, f"inputs must agree on dimension {d}",

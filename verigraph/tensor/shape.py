@@ -140,6 +140,7 @@ def static_entries(vec, n):
 def resolve_reshape(in_shape, new_shape):
     """Concrete target shape (resolving one -1), or ShapeMismatchError naming both shapes."""
     new_shape = [int(s) for s in new_shape]
+    in_shape = tuple(int(s) for s in in_shape)
     size = int(np.prod(in_shape))
     if new_shape.count(-1) > 1:
         raise ShapeMismatchError(f"Reshape: target shape {tuple(new_shape)} has more than one -1",
@@ -266,8 +267,13 @@ class SpecifyShape(Op):
         return fn
 
     def infer_shape(self, node, shapes):
-        return [tuple(constant(s, dtype="int64") if s is not None else shapes[0][d]
-                      for d, s in enumerate(self.shape))]
+        from verigraph.tensor.guards import guard_equal
+        # The declared sizes are an assertion about the input: the answer keeps checking it.
+        return [tuple(shapes[0][d] if s is None else guard_equal(
+            "SpecifyShape", f"the input must have the declared shape {self.shape}",
+            [constant(s, dtype="int64"), shapes[0][d]],
+            [f"declared shape[{d}]", f"{node.inputs[0]}.shape[{d}]"])
+            for d, s in enumerate(self.shape))]
 
     def grad(self, inputs, gouts):
         return [gouts[0]]
