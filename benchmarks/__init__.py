@@ -1,0 +1,11 @@
+"""verigraph benchmark harness: ``python -m benchmarks`` (see README.md).
+
+Importing this package pins BLAS/OpenMP/Numba/XLA to one thread, JAX to the CPU and
+PyTensor to a private cache (``benchmarks/environment.py``), so it must happen before
+NumPy is imported; ``python -m benchmarks`` guarantees that.
+"""
+
+from benchmarks.environment import prepare_environment as _prepare, warn_if_too_late as _warn
+
+_warn()
+_prepare()
