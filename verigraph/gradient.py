@@ -81,7 +81,7 @@ class _GradStop(Op):
     def grad(self, inputs, gouts):
         from verigraph.tensor import api
         if self.mode == "zero":
-            return [api.zeros_like(inputs[0], dtype=gouts[0].dtype)]
+            return [connected_zeros(inputs[0], gouts[0].dtype)]
         return [None]
 
 
@@ -96,6 +96,16 @@ def disconnected_grad(x):
 
 
 consider_constant_op = disconnected_grad
+
+
+def connected_zeros(x, dtype):
+    """Zeros shaped like ``x`` that still depend on ``x`` (Theano's ``fill(x, 0)``).
+
+    A zero gradient returned for ``x`` must not make ``x`` an unused input of the function
+    that computes it: ``function([x], grad(zero_grad(x) * 2, x))`` is valid Theano code.
+    """
+    from verigraph.tensor import api
+    return api.second(x, api.constant(0, dtype=dtype))
 
 
 def _is_float(v):
@@ -138,7 +148,9 @@ def _backprop(outputs_and_grads, wrt, blockers, null_gradients):
         for o in outs:
             terms = grads.get(id(o))
             if terms is None:
-                gouts.append(api.zeros_like(o, dtype=o.dtype if _is_float(o) else "float64"))
+                # Non-tensor outputs (an rng state) get no gradient at all.
+                gouts.append(api.zeros_like(o, dtype=o.dtype if _is_float(o) else "float64")
+                             if hasattr(o.type, "dtype") else None)
                 continue
             nulls = [t for t in terms if isinstance(t, NullGrad)]
             gouts.append(nulls[0] if nulls else _sum_grads(terms))
@@ -216,15 +228,16 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
             if disconnected_inputs == "warn":
                 warnings.warn(f"grad: the cost does not depend on {w}", stacklevel=2)
             if return_disconnected == "zero":
-                g = api.zeros_like(w, dtype=w.dtype if _is_float(w) else "float64")
+                g = connected_zeros(w, w.dtype if _is_float(w) else "float64")
             else:
                 g = None
         elif not _is_float(w):
             # Integer inputs: gradients are defined as zero, as in Theano.
-            g = api.zeros_like(w, dtype="float64")
+            g = connected_zeros(w, "float64")
         elif g.dtype != w.dtype:
             g = api.cast(g, w.dtype)
-        if g is not None and add_names and w.name and cost is not None:
+        # Several wrt may share one gradient variable (d(x + y)): the first name stays.
+        if g is not None and add_names and w.name and cost is not None and g.name is None:
             g.name = f"(d{cost.name or 'cost'}/d{w.name})"
         out.append(g)
     return out[0] if single else out
@@ -256,7 +269,10 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise"):
         inner = api.add(*[api.sum(l * v) for l, v in zip(lops, vs)]) if len(vs) > 1 else \
             api.sum(lops[0] * vs[0])
         r = grad(inner, u, disconnected_inputs="ignore")
-        out.append(r)
+        # r is linear in v and does not depend on u's values, only (structurally) on its
+        # shape: substitute f itself, which has u's type and shape, so u needs no input.
+        from verigraph.graph.traversal import clone_replace
+        out.append(clone_replace([r], {u: fi})[0])
     return out[0] if single_f else out
 
 
@@ -339,14 +355,15 @@ def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, out_type=None, abs_tol=N
     rel_tol = d_rel if rel_tol is None else rel_tol
     inputs = [TensorType(p.dtype, (None,) * p.ndim)(f"input_{k}") for k, p in enumerate(pt)]
     out = as_tensor_variable(fun(*inputs))
-    out_val_fn = function(inputs, out, mode=mode)
+    # A gradient may not use every input (d(x + y)/dy = 1): unused inputs are fine here.
+    out_val_fn = function(inputs, out, mode=mode, on_unused_input="ignore")
     out_shape = np.shape(out_val_fn(*[p.copy() for p in pt]))
     for _ in range(n_tests):
         proj = np.asarray(uniform(-1, 1, size=out_shape) + 0.5, dtype=out.dtype)
         cost = api.sum(out * api.constant(proj)) if out.ndim else out * float(proj)
         grads = grad(cost, inputs, disconnected_inputs="ignore")
-        f_cost = function(inputs, cost, mode=mode)
-        f_grad = function(inputs, grads, mode=mode)
+        f_cost = function(inputs, cost, mode=mode, on_unused_input="ignore")
+        f_grad = function(inputs, grads, mode=mode, on_unused_input="ignore")
         sym = f_grad(*[p.copy() for p in pt])
         for k, p in enumerate(pt):
             num = np.zeros(p.shape, dtype="float64")
