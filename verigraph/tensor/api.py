@@ -166,7 +166,12 @@ def flatten(x, ndim=1):
     if not 1 <= ndim <= builtins.max(x.ndim, 1):
         raise ValueError(f"flatten: ndim must be in 1..{x.ndim}, got {ndim}")
     lead = [shape_i(x, d) for d in range(ndim - 1)]
-    return reshape(x, lead + [-1])
+    # The trailing size is a product, not -1: -1 is ambiguous when a leading size is 0.
+    trailing = 1
+    for d in range(ndim - 1, x.ndim):
+        size = x.type.shape[d] if x.type.shape[d] is not None else shape_i(x, d)
+        trailing = size if d == ndim - 1 else trailing * size
+    return reshape(x, lead + [trailing])
 
 
 def squeeze(x):
@@ -191,10 +196,13 @@ def expand_reduced(g, ndim, axis):
 def _reduce(kind, x, axis, keepdims, dtype=None):
     x = as_tensor_variable(x)
     axes = normalize_axis(axis, x.ndim)
-    if not axes and x.ndim == 0 and kind in ("sum", "prod", "max", "min") and dtype is None:
+    op = Reduce(kind, axes, dtype)
+    # Reducing a 0-d tensor over no axis is the identity, unless the dtype widens (int32 sum).
+    if not axes and x.ndim == 0 and kind in ("sum", "prod", "max", "min") and \
+            op.out_dtype(x.dtype) == x.dtype:
         out = x
     else:
-        out = Reduce(kind, axes, dtype)(x)
+        out = op(x)
     if keepdims:
         out = expand_reduced(out, x.ndim, axes)
     return out

@@ -112,6 +112,14 @@ class Matmul(Op):
 
     def perform(self, node, inputs, output_storage):
         x, y = inputs
+        # Batch axes broadcast only where one side is statically 1 (as Elemwise).
+        for d, (a, b) in enumerate(zip(node.inputs[0].type.shape[:-2],
+                                       node.inputs[1].type.shape[:-2])):
+            if a != 1 and b != 1 and x.shape[d] != y.shape[d]:
+                raise ShapeMismatchError(
+                    f"matmul: batch axis {d} differs: shapes {x.shape} and {y.shape}; only axes "
+                    f"whose static size is 1 (broadcastable) may broadcast", op="Matmul",
+                    input_shapes=[x.shape, y.shape])
         if x.shape[-1] != y.shape[-2]:
             raise ShapeMismatchError(f"matmul: inner dimensions differ: shapes {x.shape} and "
                                      f"{y.shape}", op="Matmul", input_shapes=[x.shape, y.shape])
@@ -129,4 +137,25 @@ class Matmul(Op):
         perm = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
         gx = self(gz, api.transpose(y, perm))
         gy = self(api.transpose(x, perm), gz)
-        return [gx, gy]
+        return [_unbroadcast(api, gx, x), _unbroadcast(api, gy, y)]
+
+    def infer_shape(self, node, shapes):
+        from verigraph.tensor.guards import guard_equal
+        x, y = node.inputs
+        sx, sy = shapes
+        batch = []
+        for d in range(x.ndim - 2):
+            sizes = [s[d] for s, v in ((sx, x), (sy, y)) if v.type.shape[d] != 1]
+            batch.append(guard_equal("Matmul", f"batch axis {d} must agree", sizes,
+                                     [f"{x}.shape[{d}]", f"{y}.shape[{d}]"]) if sizes else sx[d])
+        first = carry_guard(sx[-2], "Matmul", "inner dimensions must agree", [sx[-1], sy[-2]],
+                            [f"{x}.shape[{x.ndim - 1}]", f"{y}.shape[{y.ndim - 2}]"])
+        return [tuple(batch) + (first, sy[-1])]
+
+
+def _unbroadcast(api, g, x):
+    # Sum the gradient over batch axes along which ``x`` (static size 1) was broadcast.
+    axes = [d for d in range(x.ndim) if x.type.shape[d] == 1 and g.type.shape[d] != 1]
+    if axes:
+        g = api.specify_broadcastable(api.sum(g, axis=axes, keepdims=True), x.type.shape)
+    return api.cast(g, x.dtype) if g.dtype != x.dtype else g

@@ -21,6 +21,8 @@ class ShapeGuard(Op):
     """
 
     __props__ = ("op_name", "what", "labels", "carry")
+    # The fast path returns input 0 itself (no copy), so the output is a view of it.
+    view_map = {0: [0]}
 
     def __init__(self, op_name, what, labels, carry=False):
         # carry=True: input 0 is passed through unchecked and inputs 1.. must agree.

@@ -113,9 +113,18 @@ class Reduce(Op):
         gz_ds = api.expand_reduced(gz, x.ndim, self.axis)
         if self.kind == "sum":
             return [api.cast(api.second(x, gz_ds), x.dtype)]
-        out_ds = api.expand_reduced(outputs[0], x.ndim, self.axis)
         if self.kind == "prod":
-            return [gz_ds * out_ds / x]
+            # d prod / d x_i = product of the other entries. out / x_i is that only where
+            # x_i != 0; with one zero in a group only that entry gets the product of the
+            # non-zeros, and with two or more zeros every entry gets 0.
+            zero = api.eq(x, 0)
+            safe_x = api.switch(zero, 1, x)
+            n_zero = api.sum(api.cast(zero, "int64"), axis=self.axis, keepdims=True)
+            prod_nz = api.prod(safe_x, axis=self.axis, keepdims=True)
+            others = api.switch(api.eq(n_zero, 0), prod_nz / safe_x,
+                                api.switch(api.and_(api.eq(n_zero, 1), zero), prod_nz, 0))
+            return [api.cast(gz_ds * others, x.dtype)]
+        out_ds = api.expand_reduced(outputs[0], x.ndim, self.axis)
         # max / min: the gradient flows to every position equal to the extremum.
         return [api.cast(gz_ds * api.eq(x, out_ds), x.dtype)]
 
@@ -144,8 +153,10 @@ class ArgReduce(Op):
 
     def perform(self, node, inputs, output_storage):
         x = np.asarray(inputs[0])
-        if x.size == 0:
-            raise ValueError(f"{self}: empty input of shape {x.shape} has no {self.kind}")
+        # Only a length-0 reduced axis has no answer; other axes may be empty (NumPy agrees).
+        if x.size == 0 if self.axis is None else x.shape[self.axis] == 0:
+            raise ValueError(f"{self}: input of shape {x.shape} has no {self.kind} along "
+                             f"{'any axis' if self.axis is None else f'axis {self.axis}'}")
         fn = np.argmax if self.kind == "argmax" else np.argmin
         output_storage[0][0] = np.asarray(fn(x, axis=self.axis), dtype="int64")
 

@@ -6,6 +6,8 @@ public functions (``api``), imported late because they build graphs at grad time
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 
@@ -42,13 +44,22 @@ class ScalarOp:
     def __reduce__(self):
         return (scalar_op_by_name, (self.name,))
 
+    def apply(self, *inputs):
+        """Run the kernel; add/mul with more than two inputs fold left, pair by pair.
+
+        (Calling a ufunc with a third positional argument would treat it as ``out=``.)
+        """
+        if len(inputs) > self.nin:
+            return functools.reduce(self.impl, inputs)
+        return self.impl(*inputs)
+
     def output_dtype(self, dtypes):
         """Result dtype for these input dtypes, found by running the kernel on empty arrays."""
         key = (self.name, tuple(dtypes))
         out = _DTYPE_CACHE.get(key)
         if out is None:
             with np.errstate(all="ignore"):
-                res = self.impl(*[np.zeros((0,), d) for d in dtypes])
+                res = self.apply(*[np.zeros((0,), d) for d in dtypes])
             out = str(np.asarray(res).dtype)
             _DTYPE_CACHE[key] = out
         return out

@@ -164,6 +164,7 @@ class Reshape(Op):
     """Reshape ``x`` to the int vector ``shape`` (one entry may be -1)."""
 
     __props__ = ("ndim",)
+    view_map = {0: [0]}  # the fast path returns np.reshape's view when it can
 
     def __init__(self, ndim):
         self.ndim = int(ndim)
@@ -309,7 +310,12 @@ class Alloc(Op):
 
         def fn(value, *shape):
             out = np.empty(shape, dtype=dtype)
-            out[...] = value
+            try:
+                out[...] = value
+            except ValueError:
+                raise ShapeMismatchError(f"Alloc: value of shape {np.shape(value)} cannot be "
+                                         f"broadcast to {tuple(int(s) for s in shape)}",
+                                         op="Alloc", input_shapes=[np.shape(value)]) from None
             return out
         return fn
 

@@ -253,6 +253,7 @@ class IndexBounds(Op):
     """Pass input 0 through after checking each (size, index) pair is in bounds."""
 
     __props__ = ("n_pairs",)
+    view_map = {0: [0]}  # input 0 passes through (np.asarray does not copy an int64 array)
 
     def __init__(self, n_pairs):
         self.n_pairs = n_pairs
@@ -353,6 +354,8 @@ class IncSubtensor(Op):
                 gy = api.dimshuffle(gy, tuple(range(lead, gy.ndim)))
         if np.dtype(y.dtype).kind not in "fc":
             gy = None
+        elif gy.dtype != y.dtype:
+            gy = api.cast(gy, y.dtype)  # a float32 y written into a float64 x
         return [gx, gy] + [None] * len(parts)
 
 
@@ -423,10 +426,13 @@ def encode_index(x, idx):
 def getitem(x, idx):
     """``x[idx]`` with NumPy semantics (basic indexing is a view, advanced a copy)."""
     x = as_tensor_variable(x)
-    x, spec, parts = encode_index(x, idx)
+    xi, spec, parts = encode_index(x, idx)
     if not spec:
-        return x
-    return Subtensor(spec)(x, *parts)
+        if xi is not x:
+            return xi  # only None entries: the DimShuffle is the answer
+        # x[:] or x[...]: keep a (view) Subtensor so set_subtensor(x[:], y) has its index.
+        spec = (("s", False, False, False),) if x.ndim else ()
+    return Subtensor(spec)(xi, *parts)
 
 
 def inc_subtensor(x_indexed, y, set_instead_of_inc=False, inplace=False):
@@ -436,7 +442,8 @@ def inc_subtensor(x_indexed, y, set_instead_of_inc=False, inplace=False):
         raise TypeError(f"inc_subtensor/set_subtensor expect an indexed variable like x[idx], got "
                         f"{x_indexed}")
     x, *parts = node.inputs
-    # An index that inserted axes (None) indexes a DimShuffle of x: undo it on the result.
+    # An index with None entries indexes a DimShuffle of x, so (as in Theano) the result has
+    # that DimShuffle's shape.
     return IncSubtensor(node.op.spec, set_instead_of_inc)(x, y, *parts)
 
 

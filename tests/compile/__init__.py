@@ -1,0 +1,1 @@
+"""Tests for verigraph.compile: function, In/Out, shared variables, config."""

@@ -1,0 +1,1 @@
+"""Contract tests: every Op class in verigraph.tensor checked against one checklist."""
