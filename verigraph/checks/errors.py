@@ -58,6 +58,14 @@ class CheckError(Exception):
         """Plain-data form of the finding."""
         return self.data.to_dict()
 
+    # What a reproducer needs (node and input values, or a rewrite's subgraphs); set by checks.
+    context = None
+
+    def reproducer(self, path_dir):
+        """Write a standalone pytest file (+ .npz of inputs) reproducing this finding; its path."""
+        from verigraph.checks.reproducer import write_reproducer
+        return write_reproducer(self, path_dir)
+
 
 class ShapeMismatchError(CheckError, ValueError):
     """Input shapes that an Op requires to agree do not (also a ValueError)."""

@@ -1,0 +1,1 @@
+"""Tests of verigraph.checks: node and rewrite checks, reproducers, bisection."""
