@@ -52,3 +52,16 @@ def test_peak_bounds(n, rows):
     biggest = max(c["bytes"] for c in m["largest"])
     assert biggest <= m["peak_bytes"] <= m["peak_bytes_no_free"]
     assert m["output_bytes"] <= m["peak_bytes"]
+
+
+def test_view_of_a_view_of_an_input_adds_no_bytes():
+    """A transpose of a slice of an input shares the caller's buffer (regression: KeyError)."""
+    import numpy as np
+
+    import verigraph as vg
+    import verigraph.tensor as T
+
+    x = T.dmatrix("x")
+    f = vg.function([x], (x[1:].T * 2).sum(), profile=True)
+    f(np.ones((4, 3)))
+    assert f.profile.to_dict()  # building the memory summary must not raise

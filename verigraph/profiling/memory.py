@@ -33,11 +33,13 @@ def simulate_memory(fp):
             var = ("node", i, k)
             src = info.views[k]
             parent = tuple(info.inputs[src]) if src is not None and src < len(info.inputs) else None
-            if parent is not None and parent in buffer_of:
+            if parent is not None and buffer_of.get(parent) is not None:
                 buf = buffer_of[parent]
                 refs[buf] += 1
             elif parent is not None:
-                buf = None   # a view of a caller-owned input or constant: no new bytes
+                # A view of a caller-owned input or constant (possibly through other views):
+                # no new bytes.
+                buf = None
             else:
                 buf = var
                 buf_bytes[buf] = fp.node_meta[i][k][2]
