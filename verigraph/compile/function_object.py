@@ -66,6 +66,9 @@ class Function:
         self._program = maker.program
         self.findings = getattr(maker.program, "findings", [])
         self.profile = getattr(maker.program, "profile", None)
+        # Whether the next call still runs the cross-check (``first`` clears it after one).
+        self._crosscheck_live = self._crosscheck != "off"
+        self._fast_call = _build_fast_call(self)
 
     # -- argument binding ----------------------------------------------------------------------
     def _bind(self, args, kwargs):
@@ -91,6 +94,13 @@ class Function:
                                     f"{', '.join(missing)}")
                 values[k] = self._defaults[k]
         return values
+
+    def _filter_one(self, k, v):
+        """Argument ``k`` converted to its input's Type (or a TypeError naming the argument)."""
+        spec = self._specs[k]
+        allow = spec.allow_downcast if spec.allow_downcast is not None else self._downcast
+        return self._types[k].filter(v, strict=spec.strict, allow_downcast=allow,
+                                     name=self._arg_name(k))
 
     def _filter(self, values):
         out = []
@@ -118,6 +128,9 @@ class Function:
 
     # -- the call ------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        fast = self._fast_call
+        if fast is not None:
+            return fast(self, args, kwargs)
         if kwargs or len(args) != self._n_explicit:
             args = self._bind(args, kwargs)
         values = self._filter(args)
@@ -139,7 +152,8 @@ class Function:
                 new[k] = np.array(new[k], copy=True)
             # All updates are written together, only after every output was computed.
             for c, v in zip(self._update_containers, new):
-                c[0] = v if type(v) is np.ndarray else np.asarray(v)
+                c[0] = v if type(v) is np.ndarray or isinstance(v, _OPAQUE_VALUES) else \
+                    np.asarray(v)
         outs = results[:n_out]
         kind = self.maker.output_kind
         if kind == "single":
@@ -150,13 +164,15 @@ class Function:
 
     def _maybe_crosscheck(self, values, results):
         policy = self._crosscheck
-        if policy == "first" and self._calls > 1:
-            return
+        if policy == "first":
+            self._crosscheck_live = False
+            if self._calls > 1:
+                return
         if policy == "sample" and random.random() >= self._crosscheck_p:
             return
         from verigraph.checks.tolerance import compare
         from verigraph.link.reference import evaluate
-        original = self.maker.original
+        original = self._crosscheck_reference()
         ref = evaluate(original.outputs, dict(zip(original.inputs, values)))
         for k, (a, b) in enumerate(zip(results, ref)):
             bad = compare(np.asarray(a), np.asarray(b))
@@ -169,6 +185,25 @@ class Function:
                     max_abs_diff=bad[0], max_rel_diff=bad[1],
                     extra={"output": k, "policy": policy})
 
+    def _crosscheck_reference(self):
+        """The graph the cross-check evaluates: the original, with the stabilize phase applied.
+
+        Stabilize rules replace a naive formula by the accurate one, so where the naive
+        one overflows or cancels (``log(1 - sigmoid(28))``) the reference would be the
+        wrong answer; the meaning of a graph is taken after that phase (see
+        ``rewriting/stabilize.py``). Every other rewrite stays checked.
+        """
+        graph = getattr(self, "_crosscheck_graph", None)
+        if graph is None:
+            graph = self.maker.original
+            stabilize = [r for r in getattr(self.maker, "rules", ()) if r.phase == "stabilize"]
+            if stabilize:
+                from verigraph.rewriting.driver import rewrite
+                graph = graph.clone()
+                rewrite(graph, stabilize)
+            self._crosscheck_graph = graph
+        return graph
+
     # -- introspection and pickling --------------------------------------------------------------
     def __reduce__(self):
         m = self.maker
@@ -178,6 +213,10 @@ class Function:
 
     def __repr__(self):
         return f"<verigraph Function {self.name or ''} mode={self.maker.mode}>"
+
+
+# Values that are not arrays and must not be wrapped by np.asarray (random generator states).
+_OPAQUE_VALUES = (np.random.Generator, np.random.RandomState)
 
 
 class _NoDefault:
@@ -202,3 +241,88 @@ def _rebuild_function(in_specs, original, n_outputs, output_kind, output_keys, u
         dict(zip(output_keys, outs)) if output_kind == "dict" else outs)
     return function(specs, outputs, mode=mode, name=name, updates=updates,
                     no_default_updates=True, on_unused_input="ignore")
+
+
+def _build_fast_call(fn):
+    """A call function specialized to ``fn``'s arity, types and outputs, or None.
+
+    Generated once per Function, only for the fast linker's own program (other programs,
+    such as DebugMode's, keep the general path). It binds positional arguments with no
+    loop, accepts exactly-typed arrays (and, for 0-d inputs, NumPy scalars of the right
+    dtype, which the fast program takes as they are) by cheap identity checks, sends
+    everything else through ``Type.filter``, calls the generated program directly and
+    hands a failure to the program for the failing node's context. Behaviour equals
+    ``Function.__call__``'s general path.
+    """
+    from verigraph.link.fast import FastProgram
+    program = fn._program
+    if type(program) is not FastProgram:
+        return None
+    n, n_out = fn._n_explicit, fn._n_out
+    glob = {"ndarray": np.ndarray, "asarray": np.asarray, "array": np.array,
+            "prog": program.raw, "reraise": program.reraise, "OPAQUE": _OPAQUE_VALUES,
+            "dict": dict, "zip": zip}
+    args = [f"a{k}" for k in range(n)]
+    lines = ["def fast_call(self, args, kwargs):",
+             f"    if kwargs or len(args) != {n}:",
+             "        args = self._bind(args, kwargs)"]
+    if n:
+        lines.append(f"    {', '.join(args)}, = args")
+    for k in range(n):
+        t = fn._types[k]
+        ft = fn._fast_types[k]
+        if ft is None or not ft[2]:
+            lines.append(f"    a{k} = self._filter_one({k}, a{k})")
+            continue
+        glob[f"D{k}"] = ft[0]
+        cond = f"type(a{k}) is not ndarray or a{k}.dtype is not D{k} or a{k}.ndim != {ft[1]}"
+        if t.ndim == 0:
+            glob[f"S{k}"] = ft[0].type
+            cond = f"type(a{k}) is not S{k} and ({cond})"
+        lines.append(f"    if {cond}:")
+        lines.append(f"        a{k} = self._filter_one({k}, a{k})")
+    values = args + [f"c{i}[0]" for i in range(len(fn._containers))]
+    for i, c in enumerate(fn._containers):
+        glob[f"c{i}"] = c
+    lines.append(f"    values = ({', '.join(values)}{',' if len(values) == 1 else ''})")
+    lines.append("    try:")
+    lines.append("        r = prog(*values)")
+    lines.append("    except Exception as exc:")
+    lines.append("        reraise(exc, values)")
+    if fn._crosscheck != "off":
+        lines.append("    if self._crosscheck_live:")
+        lines.append("        self._calls += 1")
+        lines.append("        self._maybe_crosscheck(list(values), r)")
+    for k in fn._copy_outputs:
+        lines.append(f"    r[{k}] = array(r[{k}], copy=True)")
+    for k in fn._scalar_outputs:
+        lines.append(f"    if type(r[{k}]) is not ndarray:")
+        lines.append(f"        r[{k}] = asarray(r[{k}])")
+    if fn._update_containers:
+        copy_updates = set(fn._copy_updates)
+        for i, c in enumerate(fn._update_containers):
+            glob[f"u{i}"] = c
+            j = n_out + i
+            if i in copy_updates:
+                lines.append(f"    v{i} = array(r[{j}], copy=True)")
+            else:
+                lines.append(f"    v{i} = r[{j}]")
+                lines.append(f"    if type(v{i}) is not ndarray and not isinstance(v{i}, OPAQUE):")
+                lines.append(f"        v{i} = asarray(v{i})")
+        # All updates are written together, only after every output was computed.
+        for i in range(len(fn._update_containers)):
+            lines.append(f"    u{i}[0] = v{i}")
+    kind = fn.maker.output_kind
+    outs = "r" if not fn._update_containers else f"r[:{n_out}]"
+    if kind == "single":
+        lines.append("    return r[0]")
+    elif kind == "dict":
+        glob["KEYS"] = tuple(fn.maker.output_keys)
+        lines.append(f"    return dict(zip(KEYS, {outs}))")
+    else:
+        lines.append(f"    return {outs}")
+    source = "\n".join(lines)
+    exec(compile(source, "<verigraph-call>", "exec"), glob)
+    call = glob["fast_call"]
+    call.source = source
+    return call

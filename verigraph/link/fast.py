@@ -40,7 +40,11 @@ class FastProgram:
                 return names[var]
             if isinstance(var, Constant):
                 n = f"c{next(counter)}"
-                glob[n] = var.data
+                data = var.data
+                # 0-d constants as NumPy scalars: ufuncs and scalar operators take them
+                # through the cheap scalar path (values computed from 0-d inputs are
+                # NumPy scalars already, so every fast fn handles them).
+                glob[n] = data[()] if isinstance(data, np.ndarray) and data.ndim == 0 else data
                 names[var] = n
                 return n
             raise ValueError(f"fast linker: {var} has no value (not an input, constant or output)")
@@ -76,6 +80,14 @@ class FastProgram:
         exec(compile(self.source, fname, "exec"), glob)
         self._program = glob["program"]
         self._filename = fname
+        # The generated function itself, for callers that catch errors themselves and
+        # hand them to ``reraise`` (Function's fast call path).
+        self.raw = self._program
+
+    def reraise(self, exc, values):
+        """Re-raise ``exc`` from the raw program with the failing node's context."""
+        self._reraise(exc, values)
+        raise exc
 
     def __call__(self, *values):
         try:
