@@ -153,11 +153,12 @@ def test_fuzz_agrees_and_writes_a_summary(tmp_path, capsys):
 
 
 def test_fuzz_reports_the_shrunk_reproducer(tmp_path, capsys):
-    with planted_bad_rule():
-        code = main(["fuzz", "--examples", "300", "--seed", "0", "--modes", "FAST_RUN",
+    # The bar: a planted wrong rewrite is found within 200 examples.
+    with planted_bad_rule(name="local_planted_mul_to_add", target="mul"):
+        code = main(["fuzz", "--examples", "200", "--seed", "0", "--modes", "FAST_RUN",
                      "--kinds", "unary,binary", "--reports", str(tmp_path)])
     assert code == 1
     out = capsys.readouterr().out
-    assert "minimal graph" in out and "T.exp(" in out
+    assert "minimal graph" in out and " * " in out
     assert (tmp_path / "fuzz_repro_seed0.py").exists()
     assert json.loads((tmp_path / "fuzz.json").read_text())["ok"] is False
