@@ -68,7 +68,8 @@ def test_reproducers_fail_with_the_finding(tmp_path):
                           str(tmp_path)], capture_output=True, text=True, cwd=str(tmp_path),
                          timeout=120)
     assert "3 failed" in run.stdout, run.stdout + run.stderr
-    for word in ("BadThunkOutput", "changed the value", "ShapeMismatchError"):
+    # "ShapeMismatch": an installed verigraph pytest plugin reports findings by check name.
+    for word in ("BadThunkOutput", "changed the value", "ShapeMismatch"):
         assert word in run.stdout
 
 
