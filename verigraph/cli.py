@@ -162,7 +162,7 @@ def cmd_profile(args, out):
     except TargetError as exc:
         raise UsageError(str(exc)) from None
     session = session_stats()
-    combined = ProfileStats(name="verigraph profile")
+    combined = ProfileStats(name="bundled workloads")
     rows, failed = [], []
     with out.progress(len(targets), f"profile ({args.mode})") as bar:
         for target in targets:
