@@ -56,7 +56,8 @@ def main(argv=None):
     from rich.console import Console
 
     from benchmarks.machine import describe
-    from benchmarks.report import results_table, write_json
+    from benchmarks.debug_summary import debug_summary, debug_table
+    from benchmarks.report import format_seconds, results_table, write_json
     from benchmarks.runner import run_workload
     from benchmarks.startup import run_startup
     from benchmarks.workloads import WORKLOADS
@@ -98,6 +99,9 @@ def main(argv=None):
         console.print(f"[dim]startup: {perf_counter() - t0:.1f} s[/]")
 
     console.print(results_table(results))
+    summary = debug_summary(results)
+    if summary:
+        console.print(debug_table(summary, format_seconds))
     mismatches = [f"{r.name}/{row.label}" for r in results for row in r.rows if row.status == "MISMATCH"]
     if mismatches:
         console.print(f"[bold white on red] MISMATCH [/] results differ from NumPy: {', '.join(mismatches)}")

@@ -28,7 +28,21 @@ class Backend:
     family: str  # "numpy" (hand-written baseline), "graph" (Theano API) or "jax"
     library: str
     mode: str | None = None
+    # Workload names this backend runs on; None = every workload (and startup).
+    workloads: frozenset[str] | None = None
+    # Slow checking modes: sampled in at most ``Settings.debug_rounds`` rounds.
+    debug: bool = False
+    # Extra ratio references (backend keys) besides REFERENCES, for the DebugMode summary.
+    compare: tuple[str, ...] = ()
 
+    def runs(self, workload_name: str) -> bool:
+        """Whether this backend takes part in ``workload_name`` (``"startup"`` included)."""
+        return self.workloads is None or workload_name in self.workloads
+
+
+# DebugMode is timed where a user would debug: the two training steps of the DebugMode
+# target (TARGETS.md) and one tiny update-only step where per-node overhead dominates.
+DEBUG_WORKLOADS = frozenset({"rosenbrock", "logreg_step", "mlp_train_f32"})
 
 BACKENDS = (
     Backend("numpy", "numpy (by hand)", "numpy", "numpy"),
@@ -38,6 +52,11 @@ BACKENDS = (
     Backend("pytensor_cvm", "pytensor CVM", "graph", "pytensor", "CVM"),
     Backend("pytensor_fast_compile", "pytensor FAST_COMPILE", "graph", "pytensor", "FAST_COMPILE"),
     Backend("jax", "jax jit (CPU)", "jax", "jax"),
+    Backend("verigraph_debug", "verigraph DebugMode", "graph", "verigraph", "DebugMode",
+            DEBUG_WORKLOADS, debug=True,
+            compare=("verigraph_fast_compile", "verigraph_fast_run", "pytensor_debug")),
+    Backend("pytensor_debug", "pytensor DebugMode", "graph", "pytensor", "DebugMode",
+            DEBUG_WORKLOADS, debug=True, compare=("pytensor_fast_compile", "pytensor_cvm", "verigraph_debug")),
 )
 BACKENDS_BY_KEY = {b.key: b for b in BACKENDS}
 

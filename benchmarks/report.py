@@ -55,8 +55,10 @@ def results_table(results) -> Table:
 
 def write_json(path, meta, results, skipped, settings) -> None:
     """Everything measured, raw per-round samples included."""
+    from benchmarks.debug_summary import debug_summary
+
     doc = {"meta": meta, "settings": settings.__dict__, "skipped_backends": skipped,
            "method": "per-round ratios, median over rounds; each sample = mean of a calibrated inner loop",
-           "workloads": [r.to_dict() for r in results]}
+           "workloads": [r.to_dict() for r in results], "debug_summary": debug_summary(results)}
     with open(path, "w") as fh:
         json.dump(doc, fh, indent=1)

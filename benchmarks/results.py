@@ -23,6 +23,7 @@ class Row:
     spread: dict[str, tuple[float, float]] = field(default_factory=dict)
     inner_n: int | None = None
     first_s: float | None = None  # build + first call (includes compilation)
+    first_call_s: float | None = None  # the first (verification) call alone
     samples_s: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

@@ -36,6 +36,8 @@ def _prepare(workload, loaded: LoadedBackends, console, verbose):
     expected = None
     rtol, atol = workload.tolerance()
     for key, lib in loaded.libs.items():
+        if not BACKENDS_BY_KEY[key].runs(workload.name):
+            continue  # e.g. DebugMode only on the debugging workloads: no row at all
         row = rows[key] = Row(key, loaded.label(key))
         start = perf_counter()
         try:
@@ -43,7 +45,10 @@ def _prepare(workload, loaded: LoadedBackends, console, verbose):
             if case is None:
                 row.status, row.notes = "skipped", ["not written for this backend"]
                 continue
-            observed = snapshot(case.observe(case.run()))
+            call_start = perf_counter()
+            first_result = case.run()
+            row.first_call_s = perf_counter() - call_start
+            observed = snapshot(case.observe(first_result))
         except Exception as exc:  # a backend that cannot run this workload is reported, not fatal
             row.status, row.notes = "error", [_short(exc)]
             console.print(f"  [red]error[/] {workload.name} / {row.label}: {_short(exc)}")
@@ -72,6 +77,7 @@ def run_workload(workload: Workload, loaded: LoadedBackends, settings: Settings,
         result.rows = list(rows.values())
         return result
 
+    once: set[str] = set()
     if workload.kind == "compile":
         # NumPy is only the oracle here; each sample is one full build + first call.
         entries = {k: (c.run, 1) for k, c in cases.items() if k != "numpy"}
@@ -79,13 +85,20 @@ def run_workload(workload: Workload, loaded: LoadedBackends, settings: Settings,
                             float("inf"), collect_garbage=True)
         rows["numpy"].status, rows["numpy"].notes = "reference", ["oracle only: nothing to compile"]
     else:
-        entries = {k: (c.run, calibrate(c.run, settings.target_s)) for k, c in cases.items()}
+        # --quick: a DebugMode call of seconds (PyTensor's on the MLP) is timed once, by
+        # its verification call, instead of costing the smoke run more such calls.
+        once = {k for k in cases if BACKENDS_BY_KEY[k].debug
+                and rows[k].first_call_s > settings.slow_call_s}
+        entries = {k: (c.run, calibrate(c.run, settings.target_s))
+                   for k, c in cases.items() if k not in once}
         extras = workload.extras(workload.make_data()) if workload.extras else {}
         for name, fn in extras.items():
             fn()
             entries[FLOOR_PREFIX + name] = (fn, calibrate(fn, settings.target_s))
             rows[FLOOR_PREFIX + name] = Row(FLOOR_PREFIX + name, _extra_label(name), "reference")
-        times = round_robin(entries, settings.rounds, settings.min_rounds, settings.budget_s)
+        caps = {k: settings.debug_rounds for k in cases if BACKENDS_BY_KEY[k].debug}
+        times = round_robin(entries, settings.rounds, settings.min_rounds, settings.budget_s,
+                            caps=caps)
 
     result.rounds = max((len(t) for t in times.values()), default=0)
     for key, samples in times.items():
@@ -93,13 +106,25 @@ def run_workload(workload: Workload, loaded: LoadedBackends, settings: Settings,
         row.samples_s = samples
         row.inner_n = entries[key][1]
         row.median_s = median(samples)
-        for ref in REFERENCES:
+        compare = BACKENDS_BY_KEY[key].compare if key in BACKENDS_BY_KEY else ()
+        for ref in (*REFERENCES, *compare):
             if ref in times and ref != key:
                 row.ratios[ref] = median_ratio(times, key, ref)
                 row.spread[ref] = quartiles([a / b for a, b in zip(samples, times[ref])])
         _add_notes(workload, row, times)
+    for key in once:
+        _timed_once(rows[key], times)
     result.rows = list(rows.values())
     return result
+
+
+def _timed_once(row, times):
+    """A row whose only sample is its verification call: ratios against the references' medians."""
+    row.samples_s, row.median_s, row.inner_n = [row.first_call_s], row.first_call_s, 1
+    for ref in (*REFERENCES, *BACKENDS_BY_KEY[row.key].compare):
+        if ref in times and times[ref]:
+            row.ratios[ref] = row.first_call_s / median(times[ref])
+    row.notes.append("timed once (its first call): ratios to the references' medians")
 
 
 def _extra_label(name):

@@ -13,9 +13,13 @@ class Settings:
     target_s: float  # calibrated length of one sample
     compile_rounds: int  # samples of a compile-time workload (after one discarded build)
     startup_rounds: int  # subprocess launches per library
+    debug_rounds: int  # rounds a DebugMode backend takes part in (its calls are slow)
+    slow_call_s: float  # a DebugMode first call slower than this is its only sample
 
 
 FULL = Settings(rounds=31, min_rounds=7, budget_s=10.0, target_s=0.010,
-                compile_rounds=5, startup_rounds=5)
+                compile_rounds=5, startup_rounds=5, debug_rounds=3,
+                slow_call_s=float("inf"))
 QUICK = Settings(rounds=5, min_rounds=3, budget_s=1.5, target_s=0.005,
-                 compile_rounds=1, startup_rounds=1)
+                 compile_rounds=1, startup_rounds=1, debug_rounds=1,
+                 slow_call_s=1.0)

@@ -40,27 +40,39 @@ def calibrate(fn: Callable[[], object], target_s: float) -> int:
         if per_call * n >= min(target_s / 4, 2e-3) or n >= 1 << 22:
             break
         n *= 4
+    if per_call >= 2 * target_s:
+        return 1  # one call is a whole sample already (DebugMode); a second look changes nothing
     per_call = min(per_call, sample(fn, n))  # second look: the first may have hit a slow patch
     return max(1, math.ceil(target_s / per_call))
 
 
 def round_robin(entries: dict[str, tuple[Callable[[], object], int]], rounds: int,
-                min_rounds: int, budget_s: float, collect_garbage: bool = False) -> dict[str, list[float]]:
+                min_rounds: int, budget_s: float, collect_garbage: bool = False,
+                caps: dict[str, int] | None = None) -> dict[str, list[float]]:
     """Time every entry once per round, rotating the order each round.
 
     ``entries`` maps a key to ``(callable, inner_n)``. Stops after ``rounds`` rounds,
     or earlier once ``budget_s`` is spent and at least ``min_rounds`` are done.
-    Returns key -> per-round sample times (index = round).
+    ``caps`` maps a key to the number of rounds it takes part in (the first ones), for
+    slow entries such as DebugMode; their time does not count against ``budget_s``, so
+    they cost the other entries no rounds. Returns key -> per-round sample times (index =
+    round), shorter lists for capped keys; their indices are still the same rounds.
     """
     keys = list(entries)
+    caps = caps or {}
     times: dict[str, list[float]] = {k: [] for k in keys}
-    start = perf_counter()
+    start, excluded = perf_counter(), 0.0
     for r in range(rounds):
         shift = r % len(keys)
         for key in keys[shift:] + keys[:shift]:
+            if r >= caps.get(key, rounds):
+                continue
             fn, n = entries[key]
+            t0 = perf_counter()
             times[key].append(sample(fn, n, collect_garbage))
-        if r + 1 >= min_rounds and perf_counter() - start > budget_s:
+            if key in caps:
+                excluded += perf_counter() - t0
+        if r + 1 >= min_rounds and perf_counter() - start - excluded > budget_s:
             break
     return times
 

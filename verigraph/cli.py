@@ -331,8 +331,9 @@ def build_parser():
     f = sub.add_parser(
         "fuzz", help="random graphs: every mode vs the reference evaluator and NumPy",
         description="Generate random well-typed graphs with Hypothesis (elementwise table rows "
-                    "within their domains, broadcasting, reductions, dot, shape ops, indexing, "
-                    "join; size-0/1 axes; float32/float64), compile each in every mode and "
+                    "within their domains, broadcasting, reductions, dot, shape ops, indexing incl. "
+                    "boolean masks, inc/set_subtensor, join/stack/split, int casts; size-0/1 "
+                    "axes; float32/float64), compile each in every mode and "
                     "compare with the reference evaluator on the unrewritten graph and with "
                     "NumPy. A disagreement is shrunk to a minimal graph and written as a "
                     "reproducer script.")

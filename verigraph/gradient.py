@@ -127,8 +127,9 @@ def _backprop(outputs_and_grads, wrt, blockers, null_gradients):
     sources = [o for o, _ in outputs_and_grads]
     block = set(map(id, blockers))
     wrt_ids = set(map(id, wrt))
-    # Nodes on a path from some wrt to some source.
-    order = io_toposort(list(wrt) + list(blockers), sources)
+    # Nodes on a path from some wrt to some source. The walk goes on past an intermediate
+    # wrt: another wrt below it gets the total derivative, as from grad(cost, that_wrt).
+    order = io_toposort(list(blockers), sources)
     depends = set(wrt_ids)
     relevant = []
     for node in order:
@@ -211,12 +212,17 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
                             f"(shape {cost.type.shape}); sum or average it first")
         if not _is_float(cost):
             raise TypeError(f"grad: cost must be a float scalar, got dtype {cost.dtype}")
-        seeds.append((cost, api.ones_like(cost)))
+        seeds.append((cost, None))  # seeded with ones below
     for var, g in (known_grads or {}).items():
         seeds.append((var, as_tensor_variable(g)))
     if not seeds:
         raise ValueError("grad: give a cost or known_grads")
     blockers = list(consider_constant or [])
+    # Differentiate the stabilized form of the graph (same function, no 0 * inf in the
+    # gradient; see grad_stabilize.py). wrt and blockers survive as themselves.
+    from verigraph.grad_stabilize import stabilized_outputs
+    stable = stabilized_outputs([v for v, _ in seeds], keep=wrt_list + blockers)
+    seeds = [(s, api.ones_like(s) if g is None else g) for s, (_, g) in zip(stable, seeds)]
     grads = _backprop(seeds, wrt_list, blockers, null_gradients)
     out = []
     for w, g in zip(wrt_list, grads):

@@ -118,3 +118,33 @@ def test_softmax_logs_match_reference(mv, data):
     f = compile_fast([m, y], [T.log(nnet.softmax(m)),
                               nnet.categorical_crossentropy(nnet.softmax(m), y)])
     assert_matches_reference(f, mv, labels)
+
+
+def test_sigmoid_and_softplus_from_exp_fire_and_stay_finite():
+    # Written by hand these overflow (inf / inf) and so do their naive gradients.
+    x = T.dvector("x")
+    f = compile_fast([x], [1 / (1 + T.exp(x)), T.exp(x) / (1 + T.exp(x)), T.log(1 + T.exp(x))])
+    assert fired(f, "local_sigmoid_from_exp") and fired(f, "local_sigmoid_from_exp_ratio")
+    assert fired(f, "local_softplus_from_log1p_exp")
+    xv = np.array([-800.0, -3.0, 0.0, 3.0, 800.0])
+    a, b, c = f(xv)
+    np.testing.assert_allclose(a, np.exp(-np.logaddexp(0, xv)), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(b, np.exp(-np.logaddexp(0, -xv)), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(c, np.logaddexp(0, xv), rtol=1e-12, atol=1e-300)
+
+
+def test_sigmoid_from_exp_leaves_integer_negation_alone():
+    # -(-128) wraps to -128 in int8, so exp(-x) is not sigmoid's exp(-x) there.
+    x = T.bvector("x")
+    f = compile_fast([x], 1 / (1 + T.exp(-x)))
+    assert not fired(f, "local_sigmoid_from_exp")
+    assert_matches_reference(f, np.array([-128, 0, 5], dtype="int8"))
+
+
+@FAST
+@given(_vec(-30, 30))
+def test_exp_forms_match_reference(xv):
+    x = T.dvector("x")
+    f = compile_fast([x], [1 / (1 + T.exp(x)), T.exp(x) / (1 + T.exp(x)), T.log(1 + T.exp(x)),
+                           T.log1p(T.exp(x))])
+    assert_matches_reference(f, xv)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from verigraph.checks.precision import working_dtypes
 from verigraph.checks.tolerance import compare
 from verigraph.graph.fgraph import FunctionGraph
 
@@ -50,10 +51,11 @@ def _run(program, values):
         return _Raised(exc)
 
 
-def _differs(got, ref):
+def _differs(got, ref, work):
     if isinstance(got, _Raised) or isinstance(ref, _Raised):
         return isinstance(got, _Raised) != isinstance(ref, _Raised)
-    return any(compare(np.asarray(a), np.asarray(b)) is not None for a, b in zip(got, ref))
+    return any(compare(np.asarray(a), np.asarray(b), w) is not None
+               for a, b, w in zip(got, ref, work))
 
 
 def _compile(ins, outs, mode):
@@ -79,12 +81,13 @@ def bisect(fn_or_graph, inputs, mode=None):
         ref = evaluate(outs, dict(zip(ins, values)))
     except Exception as exc:  # noqa: BLE001 - the original raising is the reference answer
         ref = _Raised(exc)
+    work = working_dtypes(outs)
     g, program = _compile(ins, outs, base)
-    if not _differs(_run(program, values), ref):
+    if not _differs(_run(program, values), ref, work):
         return None
     fired = list(dict.fromkeys(r.rule for r in g.replacements if r.rule))
     for name in fired:
         _, program = _compile(ins, outs, base.excluding(name))
-        if not _differs(_run(program, values), ref):
+        if not _differs(_run(program, values), ref, work):
             return name
     return None

@@ -69,12 +69,12 @@ _REWRITE_BODY = '''
 
 def test_reproduce_{slug}():
     """Rule {rule!r}: the replaced and the replacing subgraphs agree on the recorded values."""
-    from verigraph.checks.tolerance import compare
+    from verigraph.checks.tolerance import {judge} as judge  # DebugMode's judge for this rule
     from verigraph.link.reference import evaluate
     givens = dict(zip(GRAPH["inputs"], load_values()))
     old = evaluate([GRAPH["old"]], givens)[0]  # the original computation
     new = evaluate([GRAPH["new"]], givens)[0]  # what the rule put in its place
-    diff = compare(np.asarray(new), np.asarray(old))
+    diff = judge(np.asarray(new), np.asarray(old))
     assert diff is None, (f"rule {rule!r} changed the value: max abs diff {{diff[0]:.6g}}, "
                           f"max rel diff {{diff[1]:.6g}} ({{diff[2]}})")
 
@@ -173,7 +173,9 @@ def write_reproducer(finding, path_dir):
         graph = {"old": ctx["old"], "new": ctx["new"], "inputs": inputs}
         values = [ctx["givens"][v] for v in inputs]
         paths = _module_paths([ctx["old"], ctx["new"]])
-        body = _REWRITE_BODY.format(slug=slug, rule=d.rule)
+        from verigraph.checks.rewrite_checks import replacement_judge
+        body = _REWRITE_BODY.format(slug=slug, rule=d.rule,
+                                    judge=replacement_judge(d.rule).__name__)
     elif kind == "compile":
         from verigraph.rewriting.db import rules
         g = ctx["original"]

@@ -174,8 +174,13 @@ class Function:
         from verigraph.link.reference import evaluate
         original = self._crosscheck_reference()
         ref = evaluate(original.outputs, dict(zip(original.inputs, values)))
+        work = getattr(self, "_crosscheck_work", None)
+        if work is None:
+            # Outputs computed through float32 are compared at float32 tolerance.
+            from verigraph.checks.precision import working_dtypes
+            work = self._crosscheck_work = working_dtypes(original.outputs)
         for k, (a, b) in enumerate(zip(results, ref)):
-            bad = compare(np.asarray(a), np.asarray(b))
+            bad = compare(np.asarray(a), np.asarray(b), work[k])
             if bad is not None:
                 what = f"output {k}" if k < self._n_out else \
                     f"update of {self.maker.update_targets[k - self._n_out]}"
@@ -284,15 +289,17 @@ def _build_fast_call(fn):
     values = args + [f"c{i}[0]" for i in range(len(fn._containers))]
     for i, c in enumerate(fn._containers):
         glob[f"c{i}"] = c
-    lines.append(f"    values = ({', '.join(values)}{',' if len(values) == 1 else ''})")
+    # The values are passed directly (no tuple and star-call); the failure path and the
+    # cross-check rebuild the tuple, as nothing has changed the containers yet.
+    values_tuple = f"({', '.join(values)}{',' if len(values) == 1 else ''})"
     lines.append("    try:")
-    lines.append("        r = prog(*values)")
+    lines.append(f"        r = prog({', '.join(values)})")
     lines.append("    except Exception as exc:")
-    lines.append("        reraise(exc, values)")
+    lines.append(f"        reraise(exc, {values_tuple})")
     if fn._crosscheck != "off":
         lines.append("    if self._crosscheck_live:")
         lines.append("        self._calls += 1")
-        lines.append("        self._maybe_crosscheck(list(values), r)")
+        lines.append(f"        self._maybe_crosscheck(list({values_tuple}), r)")
     for k in fn._copy_outputs:
         lines.append(f"    r[{k}] = array(r[{k}], copy=True)")
     for k in fn._scalar_outputs:
@@ -313,7 +320,7 @@ def _build_fast_call(fn):
         for i in range(len(fn._update_containers)):
             lines.append(f"    u{i}[0] = v{i}")
     kind = fn.maker.output_kind
-    outs = "r" if not fn._update_containers else f"r[:{n_out}]"
+    outs = "r" if not fn._update_containers else (f"r[:{n_out}]" if n_out else "[]")
     if kind == "single":
         lines.append("    return r[0]")
     elif kind == "dict":

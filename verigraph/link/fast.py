@@ -14,6 +14,7 @@ import numpy as np
 
 from verigraph.graph.basic import Constant
 from verigraph.link.errors import reraise_with_context
+from verigraph.link.scalar_inline import inline_lines, inlinable
 
 _program_ids = itertools.count()
 
@@ -56,7 +57,47 @@ class FastProgram:
         protected = set(fg.inputs) | set(fg.outputs)
         lines = [f"def program({', '.join(names[v] for v in fg.inputs)}):"]
         self.line_to_node = {}
+        # 0-d float64 arithmetic written inline on Python floats (see scalar_inline.py):
+        # ``floats`` names each variable's Python-float copy.
+        inline = [inlinable(n) for n in self.order]
+        inline_nodes = {n for n, ok in zip(self.order, inline) if ok}
+        floats = {}
+        glob["F64"], glob["A0"] = np.float64, np.asarray
+
+        def float_of(var, idx):
+            if var not in floats:
+                if isinstance(var, Constant):
+                    n = f"c{next(counter)}"
+                    glob[n] = float(var.data)
+                else:
+                    n = f"p{next(counter)}"
+                    lines.append(f"    {n} = float({name_of(var)})")
+                    self.line_to_node[len(lines)] = idx
+                floats[var] = n
+            return floats[var]
+
         for idx, node in enumerate(self.order):
+            if inline[idx]:
+                args = [float_of(i, idx) for i in node.inputs]
+                prefix = f"p{next(counter)}"
+                for target, expr in inline_lines(node, args, prefix):
+                    lines.append(f"    {target} = {expr}")
+                    self.line_to_node[len(lines)] = idx
+                o = node.outputs[0]
+                floats[o] = target
+                users = [c for c, _ in fg.clients.get(o, ())]
+                if o in protected or any(c not in inline_nodes for c in users):
+                    n = f"v{next(counter)}"
+                    names[o] = n
+                    # Outputs as 0-d arrays (what Function stores), other readers np.float64.
+                    lines.append(f"    {n} = {'A0' if o in protected else 'F64'}({target})")
+                    self.line_to_node[len(lines)] = idx
+                dead = [names[i] for i in dict.fromkeys(node.inputs)
+                        if last_use.get(i) == idx and i in names and i not in protected
+                        and not isinstance(i, Constant)]
+                if dead:
+                    lines.append(f"    del {', '.join(dead)}")
+                continue
             fn_name = f"f{idx}"
             glob[fn_name] = self.fns[idx]
             args = ", ".join(name_of(i) for i in node.inputs)
@@ -69,7 +110,8 @@ class FastProgram:
             lines.append(f"    {target} = {fn_name}({args})")
             self.line_to_node[len(lines)] = idx
             dead = [names[i] for i in dict.fromkeys(node.inputs)
-                    if last_use.get(i) == idx and i not in protected and not isinstance(i, Constant)]
+                    if last_use.get(i) == idx and i in names and i not in protected
+                    and not isinstance(i, Constant)]
             dead += [names[o] for o in node.outputs if o not in last_use and o not in protected]
             if dead:
                 lines.append(f"    del {', '.join(dead)}")

@@ -6,6 +6,9 @@ not, these forms give the mathematically right answer and the naive one does not
 cancellation. So the meaning of a graph is taken *after* this phase: the first-call
 cross-check (``Function._maybe_crosscheck``) evaluates the original graph with the
 stabilize rules applied, and these rules are tested against the exact values instead.
+DebugMode judges their replacements by the stabilization policy
+(``checks/tolerance.compare_stabilized``), and ``grad`` differentiates the graph after
+these rules (``grad_stabilize.py``), so gradients do not inherit the naive ``0 * inf``.
 """
 from __future__ import annotations
 
@@ -110,20 +113,51 @@ def local_crossentropy_softmax(fgraph, node):
 
 @node_rule("local_sigmoid_from_exp", tracks=[Elemwise], tags=STAB)
 def local_sigmoid_from_exp(fgraph, node):
-    """``1 / (1 + exp(-x))`` -> ``sigmoid(x)``, so the rules above can see it.
+    """``1 / (1 + exp(-x))`` -> ``sigmoid(x)``, and ``1 / (1 + exp(x))`` -> ``sigmoid(-x)``.
 
-    The sweep visits producers first, so a ``log`` of this node sees the sigmoid in the
-    same pass. The values agree to rounding, and at the extremes both give 0 or 1.
+    So the rules above can see it: the sweep visits producers first, so a ``log`` of this
+    node sees the sigmoid in the same pass. The values agree to rounding, and at the
+    extremes both give 0 or 1; the naive gradient ``-exp(x) / (1 + exp(x))**2`` is
+    ``inf / inf = NaN`` for large x, the sigmoid's is finite.
     """
     if not is_elemwise(node, "true_div") or not is_constant_value(node.inputs[0], 1):
         return None
     x = _one_plus(node.inputs[1])
     if x is None or elemwise_name(x) != "exp":
         return None
-    z = _negated(x.owner.inputs[0])
-    if z is None:
+    arg = x.owner.inputs[0]
+    if arg.dtype[:5] != "float":
+        return None  # integer negation wraps (-(-128) is -128 in int8): not a sign flip
+    z = _negated(arg)
+    return same_type(node.outputs[0], api.sigmoid(api.neg(arg) if z is None else z))
+
+
+@node_rule("local_sigmoid_from_exp_ratio", tracks=[Elemwise], tags=STAB)
+def local_sigmoid_from_exp_ratio(fgraph, node):
+    """``exp(x) / (1 + exp(x))`` -> ``sigmoid(x)`` (naively ``inf / inf = NaN`` for large x).
+
+    The two ``exp`` may be separate nodes (``T.exp(x)`` written twice) on the same ``x``.
+    """
+    if not is_elemwise(node, "true_div") or elemwise_name(node.inputs[0]) != "exp":
         return None
-    return same_type(node.outputs[0], api.sigmoid(z))
+    e = _one_plus(node.inputs[1])
+    if e is None or elemwise_name(e) != "exp":
+        return None
+    x = node.inputs[0].owner.inputs[0]
+    if e.owner.inputs[0] is not x:
+        return None
+    return same_type(node.outputs[0], api.sigmoid(x))
+
+
+@node_rule("local_softplus_from_log1p_exp", tracks=[Elemwise], tags=STAB)
+def local_softplus_from_log1p_exp(fgraph, node):
+    """``log1p(exp(x))`` -> ``softplus(x)`` (``log(1 + exp(x))`` becomes this via local_log1p).
+
+    Naively ``inf`` for x above ~709 (float64), with the gradient ``inf / inf = NaN``.
+    """
+    if not is_elemwise(node, "log1p") or elemwise_name(node.inputs[0]) != "exp":
+        return None
+    return same_type(node.outputs[0], api.softplus(node.inputs[0].owner.inputs[0]))
 
 
 def _negated(var):

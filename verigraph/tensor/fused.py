@@ -81,6 +81,10 @@ class FusedElemwise(Op):
             return f"FusedElemwise{{{rows}}}[inplace {{0: {self.inplace_input}}}]"
         return f"FusedElemwise{{{rows}}}"
 
+    def working_dtypes(self):
+        """The dtype of each step: the output is only as precise as the loosest float one."""
+        return [dtype for _, _, dtype in self.steps]
+
     def scalar_ops(self):
         """The table row of each step."""
         return [st.scalar_op_by_name(name) for name, _, _ in self.steps]

@@ -57,14 +57,15 @@ def _one_line(exc):
     return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
-def _compare_outputs(where, got, expected, problems):
+def _compare_outputs(where, got, expected, problems, work=None):
     from verigraph.checks.tolerance import compare
+    work = work or [None] * len(expected)
     if len(got) != len(expected):
         problems.append(Disagreement(where, "outputs", f"{len(got)} outputs, expected "
                                                        f"{len(expected)}"))
         return
     for k, (a, b) in enumerate(zip(got, expected)):
-        bad = compare(np.asarray(a), np.asarray(b))
+        bad = compare(np.asarray(a), np.asarray(b), work[k])
         if bad is not None:
             problems.append(Disagreement(where, f"output {k}", f"{bad[2]} (max abs diff "
                                                               f"{bad[0]:.3g}, max rel {bad[1]:.3g})"))
@@ -78,6 +79,7 @@ def check_spec(spec, modes=MODES):
     a difference is reported here, with the mode's own findings reported as found).
     """
     from verigraph.checks.errors import CheckError
+    from verigraph.checks.precision import working_dtypes
     from verigraph.compile.function import function
     from verigraph.configparser import config
     from verigraph.link.reference import evaluate
@@ -91,7 +93,8 @@ def check_spec(spec, modes=MODES):
         ref = evaluate(outputs, dict(zip(inputs, spec.input_values())))
     except Exception as exc:  # noqa: BLE001
         return [Disagreement("reference", "evaluation", _one_line(exc))]
-    _compare_outputs("reference vs numpy", ref, expected_np, problems)
+    work = working_dtypes(outputs)
+    _compare_outputs("reference vs numpy", ref, expected_np, problems, work)
     with config.change_flags(crosscheck="off"):
         for mode in modes:
             values = spec.input_values()
@@ -105,7 +108,21 @@ def check_spec(spec, modes=MODES):
             except Exception as exc:  # noqa: BLE001 - any crash of a valid program counts
                 problems.append(Disagreement(mode, "error", _one_line(exc)))
                 continue
-            _compare_outputs(mode, got, ref, problems)
+            _compare_outputs(mode, got, ref, problems, work)
+            # A second call must not change the first call's results (outputs aliasing
+            # buffers the program reuses) and must compute the same values again.
+            kept = [np.array(g, copy=True) for g in got]
+            try:
+                again = f(*spec.input_values())
+            except Exception as exc:  # noqa: BLE001
+                problems.append(Disagreement(mode, "second call", _one_line(exc)))
+                continue
+            _compare_outputs(f"{mode} (second call)", again, ref, problems, work)
+            for k, (g, before) in enumerate(zip(got, kept)):
+                if not np.array_equal(np.asarray(g), before, equal_nan=True):
+                    problems.append(Disagreement(mode, f"output {k} changed",
+                                                 "the second call overwrote the first call's "
+                                                 "result"))
             for v, after, before in zip(inputs, values, spec.input_values()):
                 if not np.array_equal(after, before, equal_nan=True):
                     problems.append(Disagreement(mode, "input mutated",
@@ -128,6 +145,7 @@ def reproducer_source(spec, problems, seed=None, modes=MODES):
         "",
         "import verigraph as vg",
         "import verigraph.tensor as T",
+        "from verigraph.checks.precision import working_dtypes",
         "from verigraph.checks.tolerance import compare",
         "from verigraph.link.reference import evaluate",
         "",
@@ -135,6 +153,7 @@ def reproducer_source(spec, problems, seed=None, modes=MODES):
         spec.values_source(),
         "",
         "expected = evaluate(outputs, dict(zip(inputs, [v.copy() for v in values])))",
+        "work = working_dtypes(outputs)",
         "failed = False",
         f"for mode in {tuple(modes)!r}:",
         "    try:",
@@ -145,7 +164,7 @@ def reproducer_source(spec, problems, seed=None, modes=MODES):
         "        failed = True",
         "        continue",
         "    for k, (a, b) in enumerate(zip(got, expected)):",
-        "        bad = compare(np.asarray(a), np.asarray(b))",
+        "        bad = compare(np.asarray(a), np.asarray(b), work[k])",
         "        if bad is not None:",
         "            print(f'{mode}: output {k}: {bad[2]} (max abs diff {bad[0]:.3g})')",
         "            failed = True",

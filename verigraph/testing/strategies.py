@@ -31,6 +31,24 @@ MAGNITUDE_LIMIT = 1e3
 KERNELS = types.SimpleNamespace(**{name: row.impl for name, row in TABLE.items()})
 
 
+def _np_inc(x, index, y):
+    # Theano's inc_subtensor accumulates repeated advanced indices (np.add.at semantics).
+    out = np.array(x, copy=True)
+    np.add.at(out, index, y)
+    return out
+
+
+def _np_set(x, index, y):
+    out = np.array(x, copy=True)
+    out[index] = y
+    return out
+
+
+# NumPy meaning of steps that are not one expression (``H.inc``, ``H.set``).
+HELPERS = types.SimpleNamespace(inc=_np_inc, set=_np_set)
+INT_DTYPES = ("int8", "int32", "int64")
+
+
 # -- arrays ---------------------------------------------------------------------------------------
 def tensors(dtype="float64", shape=(), min_value=-2.0, max_value=2.0):
     """Strategy for finite arrays of ``dtype`` and ``shape`` with values in [min, max]."""
@@ -156,7 +174,7 @@ class GraphSpec:
 
     def numpy_outputs(self):
         """What the outputs must be, by NumPy semantics."""
-        env = {"np": np, "K": KERNELS}
+        env = {"np": np, "K": KERNELS, "H": HELPERS}
         env.update({k: v.copy() for k, v in self.values.items()})
         with np.errstate(all="ignore"):
             for name, _, npx in self.steps:
@@ -195,7 +213,7 @@ class _Drawer:
         self.max_side = max_side
         self.spec = GraphSpec()
         self.pool = []
-        self.env = {"np": np, "K": KERNELS}
+        self.env = {"np": np, "K": KERNELS, "H": HELPERS}
 
     # -- values -----------------------------------------------------------------------------
     def leaf(self, dtype=None, shape=None, bcast=None):
@@ -312,7 +330,16 @@ class _Drawer:
 
     def discontinuous(self):
         a = self.pick(lambda v: v.leaf and v.dtype in FLOAT_DTYPES) or self.leaf()
-        kind = self.draw(st.sampled_from(["unary", "binary", "compare"]))
+        kind = self.draw(st.sampled_from(["unary", "binary", "compare", "arg"]))
+        if kind == "arg":
+            fn = self.draw(st.sampled_from(["argmax", "argmin"]))
+            axis = None if a.ndim == 0 or self.draw(st.booleans()) else \
+                self.draw(st.integers(0, a.ndim - 1))
+            if 0 not in a.shape:  # the arg-max of nothing is an error
+                keep = self.draw(st.booleans())
+                return self.step(f"T.{fn}({a.name}, axis={axis}, keepdims={keep})",
+                                 f"np.{fn}({a.name}, axis={axis}, keepdims={keep})")
+            kind = "unary"
         if kind == "unary" and LEAF_UNARY:
             name = self.draw(st.sampled_from(LEAF_UNARY))
             return self.step(f"{_vg_call(name)}({a.name})", f"K.{name}({a.name})", a.bcast)
@@ -341,12 +368,42 @@ class _Drawer:
                          self._out_bcast(a.bcast, b_bcast, cond.bcast))
 
     def cast(self):
+        if self.draw(st.integers(0, 2)) == 0:
+            return self.int_cast()
         a = self.pick(self.floats())
         dtype = self.draw(st.sampled_from(FLOAT_DTYPES))
         return self.step(f"T.cast({a.name}, {dtype!r})", f"{a.name}.astype({dtype!r})", a.bcast)
 
+    def int_cast(self):
+        """A leaf truncated to an int dtype, then mixed with floats (NumPy promotion) or cast back.
+
+        Only graph inputs are truncated: a one-ulp difference in a computed value could
+        legitimately flip the truncation.
+        """
+        a = self.pick(lambda v: v.leaf and v.dtype in FLOAT_DTYPES) or self.leaf()
+        idt = self.draw(st.sampled_from(INT_DTYPES))
+        i = self.step(f"T.cast({a.name} * 2.0, {idt!r})", f"(K.mul({a.name}, 2.0)).astype({idt!r})",
+                      a.bcast)
+        how = self.draw(st.sampled_from(["cast", "mix", "int"]))
+        if how == "cast":
+            dtype = self.draw(st.sampled_from(FLOAT_DTYPES))
+            return self.step(f"T.cast({i.name}, {dtype!r})", f"{i.name}.astype({dtype!r})",
+                             i.bcast)
+        if how == "int":
+            name = self.draw(st.sampled_from(["add", "mul", "sub", "maximum"]))
+            return self.step(f"T.{name}({i.name}, {i.name})", f"K.{name}({i.name}, {i.name})",
+                             i.bcast)
+        b = self.pick(lambda v: v.shape == a.shape and v.dtype in FLOAT_DTYPES)
+        name = self.draw(st.sampled_from(["add", "mul", "sub"]))
+        args = [i.name, b.name]
+        if self.draw(st.booleans()):
+            args.reverse()
+        return self.step(f"T.{name}({', '.join(args)})", f"K.{name}({', '.join(args)})",
+                         self._out_bcast(i.bcast, b.bcast))
+
     def reduce(self):
-        a = self.pick(self.floats())
+        # Int values (from int_cast) reduce too: NumPy's accumulator dtypes are the contract.
+        a = self.pick(lambda v: v.dtype in FLOAT_DTYPES or v.dtype in INT_DTYPES)
         kind = self.draw(st.sampled_from(["sum", "prod", "mean", "max", "min"]))
         axes = None
         if a.ndim and self.draw(st.booleans()):
@@ -400,16 +457,32 @@ class _Drawer:
             bcast = [b for k, b in enumerate(a.bcast) if k != d]
             return self.step(f"{a.name}.dimshuffle({', '.join(map(repr, order))})",
                              f"np.squeeze({a.name}, axis={d})", bcast)
+        if a.ndim and self.draw(st.integers(0, 3)) == 0:
+            nd = self.draw(st.integers(1, a.ndim))
+            lead = a.shape[:nd - 1]
+            return self.step(f"T.flatten({a.name}, {nd})",
+                             f"np.reshape({a.name}, {lead!r} + ({int(np.prod(a.shape[nd - 1:]))},))",
+                             (False,) * nd)
         new_shape = tuple(self.draw(st.permutations(a.shape))) if a.ndim else ()
         if self.draw(st.booleans()) or not new_shape:
             new_shape = (-1,)
         return self.step(f"T.reshape({a.name}, {new_shape!r})",
                          f"np.reshape({a.name}, {new_shape!r})")
 
-    def index(self):
-        a = self.pick(lambda v: v.ndim >= 1 and v.dtype in FLOAT_DTYPES)
-        if a is None:
-            a = self.leaf(shape=(3, 2))
+    def _draw_index(self, a, masks=True):
+        """(verigraph index text, NumPy index text, broadcastable axes of ``a[index]``)."""
+        if masks and self.draw(st.integers(0, 4)) == 0:
+            # A boolean mask over the first k axes: a fresh leaf compared with 0 (a mask of
+            # computed values could flip legitimately), or a constant NumPy mask.
+            k = self.draw(st.integers(1, a.ndim))
+            if self.draw(st.booleans()):
+                c = self.leaf(a.dtype, a.shape[:k], (False,) * k)
+                vg, npx = f"T.gt({c.name}, 0.0)", f"({c.name} > 0.0)"
+            else:
+                bits = self.draw(st.lists(st.booleans(), min_size=int(np.prod(a.shape[:k])),
+                                          max_size=int(np.prod(a.shape[:k]))))
+                vg = npx = f"np.array({bits!r}, dtype=bool).reshape({a.shape[:k]!r})"
+            return vg, npx, (False,) * (a.ndim - k + 1)
         entries, bcast = [], []
         n_indexed = self.draw(st.integers(1, a.ndim))
         advanced_used = False
@@ -435,8 +508,53 @@ class _Drawer:
         bcast.extend(a.bcast[n_indexed:] if not advanced_used else
                      (False,) * (a.ndim - n_indexed))
         index = ", ".join(entries)
-        text = f"{a.name}[{index}]"
-        return self.step(text, text, bcast)
+        return index, index, tuple(bcast)
+
+    def index(self):
+        a = self.pick(lambda v: v.ndim >= 1 and v.dtype in FLOAT_DTYPES)
+        if a is None:
+            a = self.leaf(shape=(3, 2))
+        vg, npx, bcast = self._draw_index(a)
+        return self.step(f"{a.name}[{vg}]", f"{a.name}[{npx}]", bcast)
+
+    def update(self):
+        """``set_subtensor`` / ``inc_subtensor`` on a basic, advanced or boolean-mask index."""
+        a = self.pick(lambda v: v.ndim >= 1 and v.dtype in FLOAT_DTYPES)
+        if a is None:
+            a = self.leaf(shape=(3, 2))
+        vg, npx, _ = self._draw_index(a)
+        with np.errstate(all="ignore"):
+            target = np.asarray(eval(f"{a.name}[{npx}]", self.env))  # noqa: S307
+        choice = self.draw(st.integers(0, 2))
+        if choice == 0:
+            y = repr(self.draw(st.sampled_from(PYTHON_CONSTANTS)))
+        else:
+            shape = target.shape if choice == 1 else target.shape[target.ndim - 1:]
+            bcast = tuple(n == 1 and self.draw(st.booleans()) for n in shape)
+            y = self.leaf(a.dtype, shape, bcast).name
+        set_ = self.draw(st.booleans())
+        fn = "set_subtensor" if set_ else "inc_subtensor"
+        return self.step(f"T.{fn}({a.name}[{vg}], {y})",
+                         f"H.{'set' if set_ else 'inc'}({a.name}, np.s_[{npx}], {y})", a.bcast)
+
+    def stack_split(self):
+        """``stack`` of equal shapes along a new axis, or one part of a ``split``."""
+        a = self.pick(lambda v: v.dtype in FLOAT_DTYPES)
+        if self.draw(st.booleans()) or a.ndim == 0:
+            b = a if self.draw(st.booleans()) else self.leaf(a.dtype, a.shape, a.bcast)
+            axis = self.draw(st.integers(-a.ndim - 1, a.ndim))
+            pos = axis if axis >= 0 else axis + a.ndim + 1
+            bcast = list(a.bcast)
+            bcast.insert(pos, False)
+            return self.step(f"T.stack([{a.name}, {b.name}], axis={axis})",
+                             f"np.stack([{a.name}, {b.name}], axis={axis})", bcast)
+        axis = self.draw(st.integers(0, a.ndim - 1))
+        n = a.shape[axis]
+        first = self.draw(st.integers(0, n))
+        part = self.draw(st.integers(0, 1))
+        bcast = tuple(False if d == axis else b for d, b in enumerate(a.bcast))
+        return self.step(f"T.split({a.name}, [{first}, {n - first}], 2, axis={axis})[{part}]",
+                         f"np.split({a.name}, [{first}], axis={axis})[{part}]", bcast)
 
     def join(self):
         a = self.pick(lambda v: v.ndim >= 1 and v.dtype in FLOAT_DTYPES)
@@ -448,13 +566,15 @@ class _Drawer:
         else:
             shape = list(a.shape)
             shape[axis] = self.draw(st.integers(0, 3))
-            b = self.leaf(a.dtype, tuple(shape), tuple(False for _ in shape))
+            # The other dtype too: join upcasts like NumPy's concatenate.
+            b = self.leaf(self.draw(st.sampled_from(self.dtypes)), tuple(shape),
+                          tuple(False for _ in shape))
         return self.step(f"T.join({axis}, {a.name}, {b.name})",
                          f"np.concatenate([{a.name}, {b.name}], axis={axis})")
 
 
 STEP_KINDS = ("unary", "binary", "discontinuous", "clip_or_switch", "cast", "reduce", "dot",
-              "reshape", "index", "join")
+              "reshape", "index", "join", "update", "stack_split")
 
 
 def graphs(dtypes=FLOAT_DTYPES, max_inputs=2, max_steps=6, max_ndim=3, max_side=3,
@@ -463,7 +583,9 @@ def graphs(dtypes=FLOAT_DTYPES, max_inputs=2, max_steps=6, max_ndim=3, max_side=
 
     Steps are drawn from ``kinds`` (see ``STEP_KINDS``): elementwise table rows with
     operands mapped into each row's domain, broadcasting against size-1 axes, reductions,
-    dot, shape ops, basic and advanced indexing, join, casts; size-0 and size-1 axes
+    dot, shape ops (reshape, flatten, dimshuffle), basic, advanced and boolean-mask
+    indexing, inc/set_subtensor, join/stack/split, argmax/argmin, casts (float and int,
+    with int values mixed into float arithmetic and reductions); size-0 and size-1 axes
     and both float dtypes are common. Outputs are the last value, up to two other
     values nothing used, and sometimes a ``.shape``.
     """
