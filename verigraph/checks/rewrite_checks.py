@@ -77,25 +77,7 @@ def run_nodes(order, env):
 
 def missing_order(outputs, env):
     """Nodes (post-order) needed to compute ``outputs`` beyond what ``env`` already holds."""
-    order, seen = [], set()
-    stack = [(v, False) for v in outputs]
-    while stack:
-        var, done = stack.pop()
-        node = var.owner
-        if node is None or id(var) in env:
-            continue
-        if done:
-            if id(node) not in seen:
-                seen.add(id(node))
-                order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        stack.append((var, True))
-        for i in reversed(node.inputs):
-            if i.owner is not None and id(i) not in env and id(i.owner) not in seen:
-                stack.append((i, False))
-    return order
+    return io_toposort((), outputs, stop_ids=env.keys())
 
 
 def value_of(var, env):

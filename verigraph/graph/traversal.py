@@ -4,13 +4,16 @@ from __future__ import annotations
 from verigraph.graph.basic import Constant
 
 
-def io_toposort(inputs, outputs):
+def io_toposort(inputs, outputs, stop_ids=None):
     """Apply nodes between ``inputs`` and ``outputs`` in a deterministic topological order.
 
     Iterative depth-first post-order over owners, visiting inputs left to right,
     so the same graph always gives the same order (needed for StochasticOrder).
+    ``stop_ids`` (ids of variables) stops the walk like ``inputs`` does.
     """
     stop = set(map(id, inputs))
+    if stop_ids is not None:
+        stop.update(stop_ids)
     order = []
     seen = set()
     for out in outputs:

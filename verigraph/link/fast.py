@@ -20,13 +20,30 @@ _program_ids = itertools.count()
 
 
 class FastProgram:
-    """Callable ``program(*input_values) -> list of output values`` for an fgraph."""
+    """Callable ``program(*input_values) -> list of output values`` for an fgraph.
+
+    Subclasses (the profiling program) change what is generated around each node through
+    ``_prologue`` and ``_node_lines`` and may turn off scalar inlining; the rest of the
+    code generation (naming, constants, freeing intermediates, error mapping) is shared.
+    """
+
+    # Write 0-d float64 arithmetic inline (a profiler wants one timed call per node instead).
+    inline_scalars = True
+    filename_prefix = "verigraph-program"
 
     def __init__(self, fgraph, order=None, fns=None):
         self.fgraph = fgraph
         self.order = order if order is not None else fgraph.toposort()
         self.fns = fns if fns is not None else [n.op.make_fast_fn(n) for n in self.order]
         self._build()
+
+    def _prologue(self, glob):
+        """Lines at the top of the generated function (none by default)."""
+        return []
+
+    def _node_lines(self, idx, target, call, outs):
+        """Lines that run node ``idx``: ``(line, is_the_call)`` pairs."""
+        return [(f"    {target} = {call}", True)]
 
     def _build(self):
         fg = self.fgraph
@@ -56,10 +73,11 @@ class FastProgram:
                 last_use[i] = idx
         protected = set(fg.inputs) | set(fg.outputs)
         lines = [f"def program({', '.join(names[v] for v in fg.inputs)}):"]
+        lines += self._prologue(glob)
         self.line_to_node = {}
         # 0-d float64 arithmetic written inline on Python floats (see scalar_inline.py):
         # ``floats`` names each variable's Python-float copy.
-        inline = [inlinable(n) for n in self.order]
+        inline = [self.inline_scalars and inlinable(n) for n in self.order]
         inline_nodes = {n for n, ok in zip(self.order, inline) if ok}
         floats = {}
         glob["F64"], glob["A0"] = np.float64, np.asarray
@@ -107,8 +125,10 @@ class FastProgram:
                 names[o] = n
                 outs.append(n)
             target = outs[0] if len(outs) == 1 else ", ".join(outs)
-            lines.append(f"    {target} = {fn_name}({args})")
-            self.line_to_node[len(lines)] = idx
+            for line, is_call in self._node_lines(idx, target, f"{fn_name}({args})", outs):
+                lines.append(line)
+                if is_call:
+                    self.line_to_node[len(lines)] = idx
             dead = [names[i] for i in dict.fromkeys(node.inputs)
                     if last_use.get(i) == idx and i in names and i not in protected
                     and not isinstance(i, Constant)]
@@ -118,7 +138,7 @@ class FastProgram:
         outs = [name_of(o) for o in fg.outputs]
         lines.append(f"    return [{', '.join(outs)}]")
         self.source = "\n".join(lines)
-        fname = f"<verigraph-program-{next(_program_ids)}>"
+        fname = f"<{self.filename_prefix}-{next(_program_ids)}>"
         exec(compile(self.source, fname, "exec"), glob)
         self._program = glob["program"]
         self._filename = fname

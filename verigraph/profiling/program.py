@@ -13,15 +13,11 @@ FastProgram is untouched: profiling is a separate program, chosen at compile tim
 """
 from __future__ import annotations
 
-import itertools
 import time
 
 import numpy as np
 
-from verigraph.graph.basic import Constant
 from verigraph.link.fast import FastProgram
-
-_ids = itertools.count()
 
 
 def value_meta(v):
@@ -59,64 +55,22 @@ class ProfilingProgram(FastProgram):
         self.profile = profile
         super().__init__(fgraph, order=order, fns=fns)
 
-    def _build(self):
-        fg, rec = self.fgraph, self.record
-        names = {}
-        glob = {"np": np, "pc": time.perf_counter, "_meta": value_meta,
-                "T": rec.node_time, "C": rec.node_calls, "M": rec.node_meta,
-                "IM": rec.input_meta}
-        for k, v in enumerate(fg.inputs):
-            names[v] = f"i{k}"
-        counter = itertools.count()
+    inline_scalars = False  # every node is one timed call
+    filename_prefix = "verigraph-profiling-program"
 
-        def name_of(var):
-            if var in names:
-                return names[var]
-            if isinstance(var, Constant):
-                n = f"c{next(counter)}"
-                glob[n] = var.data
-                names[var] = n
-                return n
-            raise ValueError(f"profiling linker: {var} has no value (not an input, constant or "
-                             f"output)")
+    def _prologue(self, glob):
+        rec = self.record
+        glob.update({"pc": time.perf_counter, "_meta": value_meta, "T": rec.node_time,
+                     "C": rec.node_calls, "M": rec.node_meta, "IM": rec.input_meta})
+        return [f"    IM[{k}] = _meta(i{k})" for k in range(len(self.fgraph.inputs))]
 
-        last_use = {}
-        for idx, node in enumerate(self.order):
-            for i in node.inputs:
-                last_use[i] = idx
-        protected = set(fg.inputs) | set(fg.outputs)
-        lines = [f"def program({', '.join(names[v] for v in fg.inputs)}):"]
-        lines += [f"    IM[{k}] = _meta(i{k})" for k in range(len(fg.inputs))]
-        self.line_to_node = {}
-        for idx, node in enumerate(self.order):
-            fn_name = f"f{idx}"
-            glob[fn_name] = self.fns[idx]
-            args = ", ".join(name_of(i) for i in node.inputs)
-            outs = []
-            for o in node.outputs:
-                n = f"v{next(counter)}"
-                names[o] = n
-                outs.append(n)
-            target = outs[0] if len(outs) == 1 else ", ".join(outs)
-            lines.append("    t0 = pc()")
-            lines.append(f"    {target} = {fn_name}({args})")
-            self.line_to_node[len(lines)] = idx
-            lines.append("    t1 = pc()")
-            lines.append(f"    T[{idx}] += t1 - t0")
-            lines.append(f"    C[{idx}] += 1")
-            lines.append(f"    M[{idx}] = ({''.join(f'_meta({o}), ' for o in outs)})")
-            dead = [names[i] for i in dict.fromkeys(node.inputs)
-                    if last_use.get(i) == idx and i not in protected and not isinstance(i, Constant)]
-            dead += [names[o] for o in node.outputs if o not in last_use and o not in protected]
-            if dead:
-                lines.append(f"    del {', '.join(dead)}")
-        outs = [name_of(o) for o in fg.outputs]
-        lines.append(f"    return [{', '.join(outs)}]")
-        self.source = "\n".join(lines)
-        fname = f"<verigraph-profiling-program-{next(_ids)}>"
-        exec(compile(self.source, fname, "exec"), glob)
-        self._program = glob["program"]
-        self._filename = fname
+    def _node_lines(self, idx, target, call, outs):
+        return [("    t0 = pc()", False),
+                (f"    {target} = {call}", True),
+                ("    t1 = pc()", False),
+                (f"    T[{idx}] += t1 - t0", False),
+                (f"    C[{idx}] += 1", False),
+                (f"    M[{idx}] = ({''.join(f'_meta({o}), ' for o in outs)})", False)]
 
     def __call__(self, *values):
         rec = self.record
