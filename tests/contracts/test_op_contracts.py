@@ -201,6 +201,12 @@ EXAMPLES = {
         _binary(lambda x, y: T.concatenate([x, y, x]), (2, 3), (1, 3), "int32", "float32"),
     ],
     "verigraph.tensor.join.Split": [_split],
+    "verigraph.tensor.sort.Sort": [_dmatrix_ex(lambda x: T.sort(x, axis=0), (3, 2)),
+                                   _dmatrix_ex(lambda x: T.sort(x), (0, 2))],
+    "verigraph.tensor.sort.ArgSort": [_dmatrix_ex(lambda x: T.argsort(x, axis=1), (3, 4))],
+    "verigraph.tensor.sort.UnsortGrad": [
+        _binary(lambda x, g: T.sort(x, axis=1).owner.op.L_op([x], [x], [g])[0], (2, 3), (2, 3))],
+    "verigraph.tensor.sort.Nonzero": [_dmatrix_ex(lambda x: T.nonzero(x > 0)[1], (3, 4))],
     "verigraph.tensor.subtensor.Subtensor": [
         _dmatrix_ex(lambda x: x[1:, ::-2], (3, 4)),
         _dmatrix_ex(lambda x: x[-1, 1]),

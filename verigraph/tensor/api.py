@@ -12,6 +12,7 @@ from verigraph.tensor.blas import Dot, Matmul
 from verigraph.tensor.elemwise import DimShuffle, Elemwise, elemwise_fn
 from verigraph.tensor.join import Join, Split, concatenate, join, split, stack  # noqa: F401
 from verigraph.tensor.reduction import ArgReduce, Reduce, normalize_axis
+from verigraph.tensor.sort import argsort, flatnonzero, nonzero, sort  # noqa: F401
 from verigraph.tensor.shape import (ARange, Alloc, Eye, MakeVector, Reshape, Shape,  # noqa: F401
                                     Shape_i, SpecifyShape, as_shape_vector, shape_i)
 from verigraph.tensor.subtensor import getitem, inc_subtensor, set_subtensor  # noqa: F401
