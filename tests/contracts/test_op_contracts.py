@@ -207,6 +207,19 @@ EXAMPLES = {
     "verigraph.tensor.sort.UnsortGrad": [
         _binary(lambda x, g: T.sort(x, axis=1).owner.op.L_op([x], [x], [g])[0], (2, 3), (2, 3))],
     "verigraph.tensor.sort.Nonzero": [_dmatrix_ex(lambda x: T.nonzero(x > 0)[1], (3, 4))],
+    "verigraph.tensor.extra_ops.CumOp": [_dmatrix_ex(lambda x: T.cumsum(x, axis=1)),
+                                         _dmatrix_ex(lambda x: T.cumprod(x), (0, 3)),
+                                         _dmatrix_ex(lambda x: T.cumsum(x > 0, axis=0))],
+    "verigraph.tensor.extra_ops.Repeat": [
+        _dmatrix_ex(lambda x: T.repeat(x, 2, axis=0)),
+        _dmatrix_ex(lambda x: T.repeat(x, np.array([0, 3, 1]), axis=1)),
+        _dmatrix_ex(lambda x: T.repeat(x, T.shape_i(x, 0), axis=None), (0, 2))],
+    "verigraph.tensor.extra_ops.BinCount": [
+        _scalar_ints(lambda a, b: T.bincount(T.stack([a, b, a])), 2, 5),
+        _binary(lambda x, w: T.bincount(T.cast(T.abs(x) * 4, "int64"), w, minlength=6),
+                (4,), (4,))],
+    "verigraph.tensor.broadcast.Unbroadcast": [
+        _dmatrix_ex(lambda x: T.unbroadcast(T.addbroadcast(x, 0), 0), (1, 3))],
     "verigraph.tensor.subtensor.Subtensor": [
         _dmatrix_ex(lambda x: x[1:, ::-2], (3, 4)),
         _dmatrix_ex(lambda x: x[-1, 1]),

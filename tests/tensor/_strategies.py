@@ -69,6 +69,8 @@ def values_for(domain, shapes, dtype, rng):
         return [u(-1.2, 1.2, s) for s in shapes]
     if domain == "unit":
         return [u(-0.9, 0.9, s) for s in shapes]
+    if domain == "erfc_range":
+        return [u(0.2, 1.8, s) for s in shapes]
     if domain == "nonint":
         # Stay away from integers and half-integers, where rounding and finite differences jump.
         vals = []

@@ -19,6 +19,41 @@ from ._strategies import (FLOATS, INTS, MODES, assert_matches, broadcast_inputs,
 
 _erf = np.vectorize(math.erf, otypes=["float64"])
 _erfc = np.vectorize(math.erfc, otypes=["float64"])
+_gamma = np.vectorize(math.gamma, otypes=["float64"])
+_lgamma = np.vectorize(math.lgamma, otypes=["float64"])
+
+
+def _erfinv(y):
+    # Newton on math.erf from a crude start: independent of scipy's erfinv.
+    y = np.asarray(y, dtype="float64")
+    x = np.zeros_like(y)
+    for _ in range(60):
+        x = x - (_erf(x) - y) / (2 / np.sqrt(np.pi) * np.exp(-x * x))
+    return x
+
+
+def _digamma(x):
+    # Recurrence up to x >= 20, then the asymptotic series (error below 1e-15 there).
+    x = np.asarray(x, dtype="float64").copy()
+    acc = np.zeros_like(x)
+    while np.any(x < 20):
+        small = x < 20
+        acc = acc - np.where(small, 1 / x, 0)
+        x = np.where(small, x + 1, x)
+    inv2 = 1 / (x * x)
+    return acc + np.log(x) - 0.5 / x - inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 / 240)))
+
+
+def _trigamma(x):
+    x = np.asarray(x, dtype="float64").copy()
+    acc = np.zeros_like(x)
+    while np.any(x < 20):
+        small = x < 20
+        acc = acc + np.where(small, 1 / (x * x), 0)
+        x = np.where(small, x + 1, x)
+    inv = 1 / x
+    inv2 = inv * inv
+    return acc + inv + inv2 / 2 + inv * inv2 * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 / 30)))
 
 
 def _like(fn):
@@ -40,6 +75,9 @@ ORACLE = {
     "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
     "softplus": lambda x: np.log1p(np.exp(x)),
     "erf": _like(_erf), "erfc": _like(_erfc),
+    "erfinv": _like(_erfinv), "erfcinv": _like(lambda x: _erfinv(1.0 - x.astype("float64"))),
+    "gamma": _like(_gamma), "gammaln": _like(_lgamma), "psi": _like(_digamma),
+    "tri_gamma": _like(_trigamma),
     "floor": np.floor, "ceil": np.ceil, "round_half_to_even": np.rint,
     "round_half_away_from_zero": lambda x: np.sign(x) * np.floor(np.abs(x) + x.dtype.type(0.5)),
     "sign": np.sign, "maximum": np.maximum, "minimum": np.minimum,

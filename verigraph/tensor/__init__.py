@@ -6,7 +6,11 @@ from verigraph.tensor.constructors import tensor  # noqa: F401
 from verigraph.tensor.type import TensorType  # noqa: F401
 from verigraph.tensor.variable import (TensorConstant, TensorVariable,  # noqa: F401
                                        as_tensor_variable, constant)
-from verigraph.tensor import nnet  # noqa: F401,E402
+from verigraph.tensor.broadcast import *  # noqa: F401,F403
+from verigraph.tensor.diagonal import *  # noqa: F401,F403
+from verigraph.tensor.extra_ops import *  # noqa: F401,F403
+from verigraph.tensor.math_extra import *  # noqa: F401,F403
+from verigraph.tensor import basic, extra_ops, nnet  # noqa: F401,E402
 
 as_tensor = as_tensor_variable
 

@@ -51,6 +51,12 @@ sigmoid = elemwise_fn(st.sigmoid)
 softplus = elemwise_fn(st.softplus)
 erf = elemwise_fn(st.erf)
 erfc = elemwise_fn(st.erfc)
+erfinv = elemwise_fn(st.erfinv)
+erfcinv = elemwise_fn(st.erfcinv)
+gamma = elemwise_fn(st.gamma)
+gammaln = elemwise_fn(st.gammaln)
+psi = elemwise_fn(st.psi)
+tri_gamma = elemwise_fn(st.tri_gamma)
 floor = elemwise_fn(st.floor)
 ceil = elemwise_fn(st.ceil)
 sign = elemwise_fn(st.sign)
@@ -175,10 +181,15 @@ def flatten(x, ndim=1):
     return reshape(x, lead + [trailing])
 
 
-def squeeze(x):
-    """Drop the axes of static size 1."""
+def squeeze(x, axis=None):
+    """Drop the axes of static size 1 (or only ``axis``, an int or tuple, checked to be 1)."""
     x = as_tensor_variable(x)
-    return dimshuffle(x, [d for d in range(x.ndim) if x.type.shape[d] != 1])
+    if axis is None:
+        return dimshuffle(x, [d for d in range(x.ndim) if x.type.shape[d] != 1])
+    axes = normalize_axis(axis, x.ndim)
+    if builtins.any(x.type.shape[d] != 1 for d in axes):
+        x = SpecifyShape(tuple(1 if d in axes else None for d in range(x.ndim)))(x)
+    return dimshuffle(x, [d for d in range(x.ndim) if d not in axes])
 
 
 def expand_reduced(g, ndim, axis):

@@ -1,7 +1,11 @@
-"""``tensor.nnet``: sigmoid, softplus, softmax, log_softmax, relu and the cross-entropies."""
+"""``tensor.nnet``: sigmoids, softmax, log_softmax, relu, elu/selu, softsign, cross-entropies."""
 from __future__ import annotations
 
+import sys
+
 from verigraph.tensor import api
+from verigraph.tensor.activations import (elu, hard_sigmoid, selu,  # noqa: F401
+                                          softmax_with_bias, softsign, ultra_fast_sigmoid)
 from verigraph.tensor.api import sigmoid, softplus  # noqa: F401  (Theano's nnet names)
 from verigraph.tensor.nnet_ops import LogSoftmax, Softmax
 from verigraph.tensor.variable import as_tensor_variable
@@ -49,3 +53,10 @@ def crossentropy_softmax_1hot(x, y_idx):
     """(cross-entropy of softmax(x) against int labels, softmax(x))."""
     sm = softmax(x)
     return categorical_crossentropy(sm, y_idx), sm
+
+
+# Theano code imports ``theano.tensor.nnet.nnet`` (and ``.sigm``) as submodules: both are this
+# module, registered under those names so ``from ... .nnet.nnet import softmax`` works too.
+nnet = sigm = sys.modules[__name__]
+sys.modules[f"{__name__}.nnet"] = nnet
+sys.modules[f"{__name__}.sigm"] = nnet

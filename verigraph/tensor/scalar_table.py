@@ -80,6 +80,8 @@ def scalar_op_by_name(name):
     """Look a row up by name (also builds ``cast_<dtype>`` rows on demand)."""
     if name not in TABLE and name.startswith("cast_"):
         cast_op(name[5:])
+    if name not in TABLE and name.startswith("polygamma_"):
+        polygamma_op(int(name[10:]))
     return TABLE[name]
 
 
@@ -98,6 +100,17 @@ def _special(name):
         import scipy.special  # imported on first use: keeps `import verigraph` fast
         return getattr(scipy.special, name)(x)
     f.__name__ = name
+    return f
+
+
+def _polygamma(n):
+    def f(x):
+        import scipy.special
+        x = np.asarray(x)
+        # scipy computes polygamma in float64; keep the input's float width as psi does.
+        dtype = x.dtype if x.dtype.kind == "f" else np.dtype("float64")
+        return np.asarray(scipy.special.polygamma(n, x)).astype(dtype)
+    f.__name__ = f"polygamma_{n}"
     return f
 
 
@@ -162,6 +175,12 @@ def _g_sigmoid(i, o, gz): return [gz * o * (1 - o)]
 def _g_softplus(i, o, gz): return [gz * _api().sigmoid(i[0])]
 def _g_erf(i, o, gz): return [gz * (2 / np.sqrt(np.pi)) * _api().exp(-_api().sqr(i[0]))]
 def _g_erfc(i, o, gz): return [-gz * (2 / np.sqrt(np.pi)) * _api().exp(-_api().sqr(i[0]))]
+def _g_erfinv(i, o, gz): return [gz * (np.sqrt(np.pi) / 2) * _api().exp(_api().sqr(o))]
+def _g_erfcinv(i, o, gz): return [-gz * (np.sqrt(np.pi) / 2) * _api().exp(_api().sqr(o))]
+def _g_gamma(i, o, gz): return [gz * o * _api().psi(i[0])]
+def _g_gammaln(i, o, gz): return [gz * _api().psi(i[0])]
+def _g_psi(i, o, gz): return [gz * _api().tri_gamma(i[0])]
+def _g_tri_gamma(i, o, gz): return [gz * _elemwise_of(polygamma_op(2))(i[0])]
 def _g_zero(i, o, gz): return [_api().zeros_like(x, dtype=gz.dtype) for x in i]
 def _g_maximum(i, o, gz):
     a = _api()
@@ -220,6 +239,12 @@ sigmoid = row("sigmoid", 1, _sigmoid, _g_sigmoid)
 softplus = row("softplus", 1, _softplus, _g_softplus)
 erf = row("erf", 1, _special("erf"), _g_erf)
 erfc = row("erfc", 1, _special("erfc"), _g_erfc)
+erfinv = row("erfinv", 1, _special("erfinv"), _g_erfinv, "unit")
+erfcinv = row("erfcinv", 1, _special("erfcinv"), _g_erfcinv, "erfc_range")
+gamma = row("gamma", 1, _special("gamma"), _g_gamma, "positive")
+gammaln = row("gammaln", 1, _special("gammaln"), _g_gammaln, "positive")
+psi = row("psi", 1, _special("psi"), _g_psi, "positive")
+tri_gamma = row("tri_gamma", 1, _polygamma(1), _g_tri_gamma, "positive")
 floor = row("floor", 1, np.floor, _g_zero, "nonint")
 ceil = row("ceil", 1, np.ceil, _g_zero, "nonint")
 round_half_to_even = row("round_half_to_even", 1, np.round, _g_zero, "nonint")
@@ -262,4 +287,24 @@ def cast_op(dtype):
                 return [a.cast(gz, i[0].dtype)]
             return _g_zero(i, o, gz)
         row(name, 1, impl, grad)
+    return TABLE[name]
+
+
+def _elemwise_of(scalar_op):
+    """The Elemwise Op of ``scalar_op`` (imported late: elemwise builds on this table)."""
+    from verigraph.tensor.elemwise import Elemwise
+    return Elemwise(scalar_op)
+
+
+def polygamma_op(n):
+    """The ScalarOp of the ``n``-th derivative of psi (orders above 1 are built on demand)."""
+    if n == 0:
+        return psi
+    if n == 1:
+        return tri_gamma
+    name = f"polygamma_{n}"
+    if name not in TABLE:
+        def grad(i, o, gz, _n=n):
+            return [gz * _elemwise_of(polygamma_op(_n + 1))(i[0])]
+        row(name, 1, _polygamma(n), grad, "positive")
     return TABLE[name]

@@ -7,7 +7,7 @@ from verigraph.graph.type import Type
 
 # Theano's one-letter dtype codes used by the constructors (dmatrix, ivector, ...).
 DTYPE_CODES = {"b": "int8", "w": "int16", "i": "int32", "l": "int64",
-               "f": "float32", "d": "float64", "c": "complex128", "z": "complex128"}
+               "f": "float32", "d": "float64", "c": "complex64", "z": "complex128"}
 FLOAT_DTYPES = ("float16", "float32", "float64")
 INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 

@@ -109,11 +109,13 @@ _TO_DOMAIN = {
     "small": ("T.tanh({}) * 1.5", "np.tanh({}) * 1.5"),
     "unit": ("T.tanh({}) * 0.9", "np.tanh({}) * 0.9"),
     "bounded": ("T.tanh({}) * 2.0", "np.tanh({}) * 2.0"),
+    "erfc_range": ("T.tanh({}) * 0.9 + 1.0", "np.tanh({}) * 0.9 + 1.0"),
 }
 _ARG_DOMAINS = {
     "positive": ("positive",),
     "small": ("small",),
     "unit": ("unit",),
+    "erfc_range": ("erfc_range",),
     "nonzero_b": (None, "positive"),
     "positive_a": ("positive", "bounded"),
 }
