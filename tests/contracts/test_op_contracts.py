@@ -76,6 +76,17 @@ def _fused_example():
     return f.maker.fgraph.inputs, nodes[0], [_m(4), _m(4)]
 
 
+def _fused_sum_example():
+    x = T.dmatrix("x")
+    f = vg.function([x], ((x - x.mean()) ** 2).sum(), mode="FAST_RUN")
+    nodes = [n for n in f.maker.fgraph.toposort() if type(n.op).__name__ == "FusedSum"]
+    assert nodes, "the sum fusion rewrite produced no FusedSum node"
+    node = nodes[0]
+    values = [_m(3, 4) if i.ndim == 2 and i.type.shape != (1, 1) else np.full((1, 1), 0.5)
+              for i in node.inputs]
+    return f.maker.fgraph.inputs, node, values
+
+
 def _random_example():
     from verigraph.tensor.random import RandomStreams
     rs = RandomStreams(seed=3)
@@ -238,14 +249,15 @@ EXAMPLES = {
                                          _dmatrix_ex(lambda x: nnet.softmax(x, axis=0), (0, 3))],
     "verigraph.tensor.nnet_ops.LogSoftmax": [_dmatrix_ex(nnet.log_softmax)],
     "verigraph.tensor.fused.FusedElemwise": [_fused_example],
+    "verigraph.tensor.fused_sum.FusedSum": [_fused_sum_example],
     "verigraph.tensor.random.op.RandomVariable": [_random_example],
     "verigraph.gradient._GradStop": [_grad_stop("zero"), _grad_stop("disconnected")],
 }
 
 CASES = [(name, k) for name in sorted(EXAMPLES) for k in range(len(EXAMPLES[name]))
          if name in OP_CLASSES]
-# FusedElemwise exists only inside a rewritten graph: its function is pickled separately.
-STANDALONE_CASES = [c for c in CASES if not c[0].endswith("FusedElemwise")]
+# FusedElemwise and FusedSum exist only inside a rewritten graph: pickled separately.
+STANDALONE_CASES = [c for c in CASES if not c[0].endswith(("FusedElemwise", "FusedSum"))]
 SHAPE_CASES = [c for c in CASES if OP_CLASSES[c[0]].infer_shape is not Op.infer_shape]
 
 

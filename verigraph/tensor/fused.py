@@ -175,7 +175,10 @@ class FusedElemwise(Op):
 
     # -- the fast path ---------------------------------------------------------------------
     def make_fast_fn(self, node):
-        return _KernelBuilder(self, node).build()
+        kernel = _KernelBuilder(self, node).build()
+        # Large calls may run a generated C loop instead (optional; see link/ckernels).
+        from verigraph.link.ckernels import wrap_elemwise
+        return wrap_elemwise(self, node, kernel)
 
 
 # -- kernels for rows whose table kernel is slow or cannot write into a buffer ---------------

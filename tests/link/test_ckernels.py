@@ -1,0 +1,238 @@
+"""The optional C backend for fused elementwise work (verigraph/link/ckernels) and FusedSum."""
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
+from hypothesis.extra import numpy as hnp
+
+import verigraph as theano
+import verigraph.tensor as T
+from verigraph.checks.precision import loosest
+from verigraph.checks.tolerance import compare
+from verigraph.configparser import config
+from verigraph.link import ckernels
+from verigraph.link.ckernels import codegen, compiler, loader
+from verigraph.tensor.fused import FusedElemwise
+from verigraph.tensor.fused_sum import FusedSum
+from verigraph.tensor.type import TensorType
+
+HAS_CC = compiler.compiler() is not None
+needs_cc = pytest.mark.skipif(not HAS_CC, reason="no C compiler on this machine")
+
+# name -> (steps over inputs x = ("i", 0), y = ("i", 1)); every row the backend maps.
+X, Y = ("i", 0), ("i", 1)
+CHAINS = {
+    # Exact IEEE operations and selections: the C kernel is bit-for-bit NumPy's.
+    "exact": [("add", (X, Y)), ("sub", (("s", 0), X)), ("mul", (("s", 1), Y)),
+              ("true_div", (("s", 2), X)), ("neg", (("s", 3),)), ("abs", (("s", 4),)),
+              ("sqr", (("s", 5),)), ("maximum", (("s", 6), Y)), ("minimum", (("s", 7), X)),
+              ("sqrt", (("s", 8),)), ("lt", (X, Y)), ("switch", (("s", 10), ("s", 9), Y)),
+              ("sign", (X,)), ("mul", (("s", 11), ("s", 12)))],
+    # libm rows, combined by products (relative errors add, never amplify).
+    "libm_a": [("exp", (X,)), ("tanh", (Y,)), ("mul", (("s", 0), ("s", 1))),
+               ("sigmoid", (X,)), ("mul", (("s", 2), ("s", 3))), ("softplus", (Y,)),
+               ("mul", (("s", 4), ("s", 5))), ("expm1", (X,)), ("mul", (("s", 6), ("s", 7)))],
+    "libm_b": [("abs", (X,)), ("log1p", (("s", 0),)), ("sin", (Y,)), ("mul", (("s", 1), ("s", 2))),
+               ("cos", (X,)), ("mul", (("s", 3), ("s", 4))), ("log", (("s", 0),)),
+               ("mul", (("s", 5), ("s", 6))), ("tan", (Y,)), ("mul", (("s", 7), ("s", 8)))],
+}
+POW = [("abs", (X,)), ("pow", (("s", 0), Y))]
+SQDEV = [("sub", (X, Y)), ("sqr", (("s", 0),))]
+
+
+@pytest.fixture(autouse=True)
+def _c_setup(tmp_path_factory, monkeypatch):
+    """Every size uses C, expensive rows too; one kernel cache for the whole file."""
+    cache = tmp_path_factory.getbasetemp() / "vg-kernels"
+    monkeypatch.setenv("VERIGRAPH_CACHE_DIR", str(cache))
+    monkeypatch.setattr(ckernels, "MIN_SIZE", 0)
+    monkeypatch.setattr(ckernels, "MAX_EXPENSIVE_SHARE", 1.0)
+    with config.change_flags(c_kernels=True):
+        yield
+
+
+def _with_dtypes(steps, dtype):
+    return [(name, refs, "bool" if name == "lt" else dtype) for name, refs in steps]
+
+
+def _node(steps, dtype, y_scalar=False, inplace=None):
+    x = TensorType(dtype, (None, None))("x")
+    y = TensorType(dtype, (1, 1) if y_scalar else (None, None))("y")
+    return FusedElemwise(_with_dtypes(steps, dtype), inplace_input=inplace).make_node(x, y)
+
+
+def _reference(node, values):
+    store = [[None]]
+    node.op.perform(node, values, store)
+    return store[0][0]
+
+
+def _check(node, fast, values, dtype):
+    want = _reference(node, [v.copy() for v in values])
+    got = fast(*values)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    bad = compare(got, want, loosest(node.op.working_dtypes()))
+    assert bad is None, (bad, values, got, want)
+
+
+def _specials(dtype, lo, hi):
+    finite = hst.floats(lo, hi, width=32 if dtype == "float32" else 64)
+    return hst.one_of(finite, finite, finite, hst.sampled_from([np.inf, -np.inf, np.nan, 0.0]))
+
+
+def _pair(dtype, lo, hi, y_scalar=False):
+    shapes = hnp.array_shapes(min_dims=2, max_dims=2, min_side=0, max_side=9)
+    elements = _specials(dtype, lo, hi)
+    return shapes.flatmap(lambda s: hst.tuples(
+        hnp.arrays(dtype, s, elements=elements),
+        hnp.arrays(dtype, (1, 1) if y_scalar else s, elements=elements)))
+
+
+def _fast(node):
+    fn = node.op.make_fast_fn(node)
+    assert hasattr(fn, "c_source"), "expected a C kernel for this chain"
+    return fn
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("chain", sorted(CHAINS))
+def test_c_kernel_matches_reference(chain, dtype):
+    node = _node(CHAINS[chain], dtype)
+    fast = _fast(node)
+    lo, hi = (-1e3, 1e3) if chain == "exact" else (-20, 20)
+
+    @settings(max_examples=40, deadline=None)
+    @given(_pair(dtype, lo, hi))
+    def run(pair):
+        _check(node, fast, list(pair), dtype)
+    run()
+    assert loader.load(codegen.plan(node.op, node)) is not None
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_scalar_input_and_pow(dtype):
+    node = _node(POW, dtype, y_scalar=True)
+    fast = _fast(node)
+
+    @settings(max_examples=40, deadline=None)
+    @given(_pair(dtype, -4, 4, y_scalar=True))
+    def run(pair):
+        _check(node, fast, list(pair), dtype)
+    run()
+
+
+@needs_cc
+def test_exact_chain_is_bit_for_bit():
+    node = _node(CHAINS["exact"], "float64")
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((300, 70)), rng.standard_normal((300, 70))
+    np.testing.assert_array_equal(_fast(node)(x, y), _reference(node, [x, y]))
+
+
+@needs_cc
+def test_non_contiguous_and_inplace():
+    node = _node(SQDEV, "float64")
+    fast = _fast(node)
+    x = np.arange(40.0).reshape(5, 8)
+    y = np.ones((8, 5)).T                      # not C-contiguous: NumPy kernel
+    np.testing.assert_array_equal(fast(x, y), (x - y) ** 2)
+    inode = _node(SQDEV, "float64", inplace=0)
+    x2 = x.copy()
+    out = _fast(inode)(x2, np.full((5, 8), 2.0))
+    assert out is x2
+    np.testing.assert_array_equal(out, (x - 2.0) ** 2)
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_fused_sum_matches_reference(dtype):
+    x = TensorType(dtype, (None, None))("x")
+    y = TensorType(dtype, (1, 1))("y")
+    node = FusedSum(_with_dtypes(SQDEV, dtype), dtype).make_node(x, y)
+    fast = _fast(node)
+
+    @settings(max_examples=40, deadline=None)
+    @given(hnp.array_shapes(min_dims=2, max_dims=2, min_side=0, max_side=40),
+           hst.booleans(), hst.sampled_from([np.inf, np.nan, 1.5]))
+    def run(shape, special, value):
+        rng = np.random.default_rng(shape[0] * 100 + shape[1])
+        a = rng.standard_normal(shape).astype(dtype) * 10
+        if special and a.size:
+            a.flat[a.size // 2] = value
+        m = np.full((1, 1), 0.25, dtype)
+        want = _reference(node, [a, m])
+        got = fast(a, m)
+        assert got.dtype == np.dtype(dtype)
+        assert compare(np.asarray(got), want, dtype) is None, (got, want)
+    run()
+
+
+def test_sum_rewrite_and_values():
+    a = T.dmatrix("a")
+    out = ((a - a.mean()) ** 2).sum()
+    f = theano.function([a], out)
+    assert any(isinstance(n.op, FusedSum) for n in f.maker.fgraph.toposort())
+    v = np.random.default_rng(1).standard_normal((300, 200))
+    np.testing.assert_allclose(f(v), ((v - v.mean()) ** 2).sum(), rtol=1e-12)
+    # A chain with another consumer keeps its Sum.
+    sq = (a - 1) ** 2
+    g = theano.function([a], [sq.sum(), sq])
+    assert not any(isinstance(n.op, FusedSum) for n in g.maker.fgraph.toposort())
+    r = g(v)
+    np.testing.assert_allclose(r[0], ((v - 1) ** 2).sum(), rtol=1e-12)
+
+
+def test_flag_off_uses_numpy_kernel():
+    node = _node(SQDEV, "float64")
+    with config.change_flags(c_kernels=False):
+        fn = node.op.make_fast_fn(node)
+    assert not hasattr(fn, "c_source")
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(fn(x, x + 1), np.ones((2, 3)))
+
+
+def test_missing_compiler_falls_back(monkeypatch, tmp_path):
+    monkeypatch.setenv("VERIGRAPH_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(compiler, "COMPILER", str(tmp_path / "no-such-cc"))
+    monkeypatch.setattr(loader, "_loaded", {})
+    node = _node(SQDEV, "float64")
+    fn = node.op.make_fast_fn(node)
+    x = np.arange(6.0).reshape(2, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(2):
+            np.testing.assert_array_equal(fn(x, x - 1), np.ones((2, 3)))
+    assert loader._loaded and all(v is None for v in loader._loaded.values())
+    assert not any(p.suffix == ".so" for p in tmp_path.rglob("*"))
+
+
+@needs_cc
+def test_compile_error_is_remembered(monkeypatch, tmp_path):
+    monkeypatch.setenv("VERIGRAPH_CACHE_DIR", str(tmp_path))
+    calls = []
+    real = compiler.subprocess.run
+    monkeypatch.setattr(compiler.subprocess, "run", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert compiler.library("this is not C;") is None
+    assert compiler.library("this is not C;") is None
+    assert len(calls) == 1
+
+
+@needs_cc
+def test_cache_is_reused(monkeypatch, tmp_path):
+    monkeypatch.setenv("VERIGRAPH_CACHE_DIR", str(tmp_path))
+    source = "double vg_probe(double x) { return x + 1.0; }\n"
+    path = compiler.library(source)
+    assert path is not None and os.path.dirname(path) == os.path.join(str(tmp_path), "kernels")
+    assert os.path.basename(path) == compiler.key(source, compiler.compiler()) + ".so"
+
+    def no_compiling(*a, **k):
+        raise AssertionError("compiled again instead of using the cache")
+    monkeypatch.setattr(compiler.subprocess, "run", no_compiling)
+    assert compiler.library(source) == path
