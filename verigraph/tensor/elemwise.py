@@ -147,6 +147,24 @@ class Elemwise(Op):
         if not checks:
             return base
         raise_ = self._raise
+        n_in, nd = len(node.inputs), node.outputs[0].ndim
+        if len(checks) == nd and all(len(idx) == n_in for _, idx in checks):
+            # Every input must match on every axis: one tuple comparison per input, instead
+            # of a Python loop over axes (this runs on every call of small functions).
+            if n_in == 2:
+                def checked_pair(a, b):
+                    if a.shape != b.shape:
+                        raise_(node, (a, b), _first_difference(a.shape, b.shape))
+                    return base(a, b)
+                return checked_pair
+
+            def checked_all(*args):
+                s = args[0].shape
+                for a in args[1:]:
+                    if a.shape != s:
+                        raise_(node, args, _first_difference(s, a.shape))
+                return base(*args)
+            return checked_all
 
         def checked(*args):
             for d, idx in checks:
@@ -194,6 +212,11 @@ class Elemwise(Op):
                 g = api.cast(g, x.dtype)
             result.append(g)
         return result
+
+
+def _first_difference(s1, s2):
+    """The first axis where two equal-length shapes differ."""
+    return next(d for d, (a, b) in enumerate(zip(s1, s2)) if a != b)
 
 
 def elemwise_fn(scalar_op):

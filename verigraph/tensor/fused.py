@@ -175,10 +175,10 @@ class FusedElemwise(Op):
 
     # -- the fast path ---------------------------------------------------------------------
     def make_fast_fn(self, node):
-        kernel = _KernelBuilder(self, node).build()
         # Large calls may run a generated C loop instead (optional; see link/ckernels).
-        from verigraph.link.ckernels import wrap_elemwise
-        return wrap_elemwise(self, node, kernel)
+        from verigraph.link import ckernels
+        return _KernelBuilder(self, node, ckernels.large_path(self, node),
+                              ckernels.MIN_SIZE).build()
 
 
 # -- kernels for rows whose table kernel is slow or cannot write into a buffer ---------------
@@ -255,8 +255,10 @@ def has_fast_kernel(name, arg_dtypes, dtype):
 class _KernelBuilder:
     """Generates the source of one fused kernel: shape checks, then plain, buffered or chunked."""
 
-    def __init__(self, op, node):
+    def __init__(self, op, node, large=None, large_min=0):
         self.op, self.node = op, node
+        # ``large(*args)``: an optional C path for calls of at least ``large_min`` elements.
+        self.large, self.large_min = large, large_min
         self.sops = op.scalar_ops()
         self.steps = op.steps
         self.nin = len(node.inputs)
@@ -431,6 +433,12 @@ class _KernelBuilder:
         else:
             src.append(f"    shape = ({', '.join(dims)},)")
             src.append(f"    size = {' * '.join(f'shape[{d}]' for d in range(ndim))}")
+            if self.large is not None:
+                self.glob["large"] = self.large
+                src.append(f"    if size >= {self.large_min}:")
+                src.append(f"        r = large({params})")
+                src.append("        if r is not None:")
+                src.append("            return r")
             src.append(f"    if size < {SMALL_SIZE}:")
             src += self._plain_body(names, "        ")
             src.append(f"    if size < {CHUNK_MIN_SIZE} or shape[0] < 2:")
@@ -442,4 +450,6 @@ class _KernelBuilder:
         exec(compile(source, fname, "exec"), self.glob)
         kernel = self.glob["kernel"]
         kernel.source = source
+        if self.large is not None and ndim > 0:
+            kernel.c_source = self.large.c_source
         return kernel

@@ -100,37 +100,37 @@ def _arguments(kernel, args, dtypes):
     return shape, cargs
 
 
-def wrap_elemwise(op, node, numpy_fn):
-    """``numpy_fn`` (the NumPy kernel of a FusedElemwise) with a C fast path for large calls."""
+def large_path(op, node):
+    """``fn(*args) -> output, or None`` running a FusedElemwise call as a C loop, or None.
+
+    The fused NumPy kernel calls it only for calls of at least ``MIN_SIZE`` elements (the
+    threshold is read when the kernel is generated), so small calls pay nothing; ``fn``
+    answers None when an argument does not fit C (dtype, layout) or the library could not
+    be built, and the NumPy kernel runs instead.
+    """
     if not enabled():
-        return numpy_fn
+        return None
     kernel = _plan(op, node, with_sum=False)
     if kernel is None:
-        return numpy_fn
+        return None
     lazy = _Lazy(kernel)
     dtypes = [np.dtype(d) for d in kernel.in_dtypes]
     out_dtype = np.dtype(kernel.out_dtype)
-    lead = kernel.kinds.index("full")
     inplace = op.inplace_input
     empty = np.empty
 
-    def kernel_c(*args):
-        x = args[lead]
-        if type(x) is not np.ndarray or x.size < MIN_SIZE:
-            return numpy_fn(*args)
+    def c_call(*args):
         fn = lazy.get()
         found = None if fn is None else _arguments(kernel, args, dtypes)
         if found is None:
-            return numpy_fn(*args)
+            return None
         shape, cargs = found
         out = args[inplace] if inplace is not None else empty(shape, out_dtype)
         fn(*cargs, out.ctypes.data)
         return out
 
-    kernel_c.source = getattr(numpy_fn, "source", None)
-    kernel_c.c_source = kernel.source
-    kernel_c.numpy_fn = numpy_fn
-    return kernel_c
+    c_call.c_source = kernel.source
+    return c_call
 
 
 def sum_fn(op, node, fused_op, numpy_fn):
