@@ -90,3 +90,17 @@ def test_binary_crossentropy(mode):
     assert_matches(f(ov, tv), -(tv * np.log(ov) + (1 - tv) * np.log(1 - ov)))
     fo = T.fvector()
     assert nnet.binary_crossentropy(fo, fo).dtype == "float32"
+
+
+@pytest.mark.parametrize("shape", [(300, 400), (3, 70000), (70000, 2)])
+def test_large_row_softmax_chunked_path_matches_numpy(shape):
+    """Arrays past the chunk size take the cache-blocked fast path; it must equal NumPy."""
+    import verigraph as vg
+    import verigraph.tensor as T
+    x = T.dmatrix("x")
+    a = np.random.default_rng(3).standard_normal(shape) * 30
+    want = np.exp(a - a.max(axis=1, keepdims=True))
+    want /= want.sum(axis=1, keepdims=True)
+    for mode in ("FAST_RUN", "DebugMode"):
+        np.testing.assert_allclose(vg.function([x], T.nnet.softmax(x), mode=mode)(a), want,
+                                   rtol=1e-12, atol=1e-300)
