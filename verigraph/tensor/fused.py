@@ -188,14 +188,16 @@ class FusedElemwise(Op):
 # ufuncs; the table kernels (``logaddexp``-based, several times slower) stay the
 # reference, and DebugMode compares the two on every call.
 def _k_sigmoid(x, out):
-    # exp(-|x|) never overflows; sigmoid = 1/(1+e) for x >= 0 and e/(1+e) below.
-    nonneg = x >= 0
+    # exp(-|x|) never overflows; sigmoid = 1/(1+e) for x >= 0 and e/(1+e) below. The
+    # numerator is exp(min(x, 0)): 1 for x >= 0 and, below, exp(x), which is e bit for
+    # bit; two cheap passes instead of a comparison and a masked store (twice as slow).
+    num = np.minimum(x, 0.0)
+    np.exp(num, out=num)
     np.abs(x, out=out)
     np.negative(out, out=out)
     np.exp(out, out=out)
-    denom = out + 1.0
-    np.putmask(out, nonneg, 1.0)
-    np.divide(out, denom, out=out)
+    np.add(out, 1.0, out=out)
+    np.divide(num, out, out=out)
     return out
 
 
