@@ -334,6 +334,12 @@ class _KernelBuilder:
             if scalar and name in SCALAR_OPERATORS and _float_same(self.arg_dtypes[j], dtype) \
                     and len(args) == (1 if name == "neg" else 2):
                 lines.append(f"{indent}s{j} = {SCALAR_OPERATORS[name].format(*args)}")
+            elif scalar and name.startswith("cast_") and np.dtype(dtype).kind == "f" and \
+                    np.dtype(self.arg_dtypes[j][0]).kind in "biuf":
+                # A 0-d cast to float is the NumPy scalar constructor: the same rounding as
+                # ``astype``, without building two 0-d arrays.
+                self.glob[f"t{j}"] = np.dtype(dtype).type
+                lines.append(f"{indent}s{j} = t{j}({args[0]})")
             elif kind == "ufunc":
                 lines.append(f"{indent}s{j} = f{j}({', '.join(args)})")
             elif kind == "special":
