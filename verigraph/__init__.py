@@ -15,7 +15,9 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # Heavier submodules load on first use, keeping `import verigraph` fast.
     import importlib
-    if name in ("printing", "gradient", "ifelse", "scan_module", "checks", "profiling",
+    if name == "scan_module":  # Theano's module path for scan
+        return importlib.import_module("verigraph.scan")
+    if name in ("printing", "gradient", "ifelse", "checks", "profiling",
                 "sandbox", "testing", "compile", "modes", "rewriting", "graph", "link"):
         return importlib.import_module(f"verigraph.{name}")
     if name == "pp":

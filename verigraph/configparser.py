@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 
 _FLAGS = {
     # name: (default, converter, allowed values or None, doc)
@@ -59,14 +60,25 @@ class Config:
             for k, v in old.items():
                 self._values[k] = v
 
-    def load_env(self, text=None):
-        """Apply ``name=value`` pairs from VERIGRAPH_FLAGS (comma-separated)."""
+    def load_env(self, text=None, strict=None):
+        """Apply ``name=value`` pairs from VERIGRAPH_FLAGS (comma-separated).
+
+        Read at import time, a bad entry (an unknown flag copied from THEANO_FLAGS, say)
+        is reported with a warning and skipped, so ``import verigraph`` still works;
+        called with text (``strict`` defaults to True then) it raises instead.
+        """
+        strict = (text is not None) if strict is None else strict
         text = os.environ.get("VERIGRAPH_FLAGS", "") if text is None else text
         for item in filter(None, (s.strip() for s in text.split(","))):
-            if "=" not in item:
-                raise ValueError(f"VERIGRAPH_FLAGS entry {item!r} is not name=value")
-            k, v = item.split("=", 1)
-            setattr(self, k.strip(), v.strip())
+            try:
+                if "=" not in item:
+                    raise ValueError(f"VERIGRAPH_FLAGS entry {item!r} is not name=value")
+                k, v = item.split("=", 1)
+                setattr(self, k.strip(), v.strip())
+            except (AttributeError, ValueError) as exc:
+                if strict:
+                    raise
+                warnings.warn(f"VERIGRAPH_FLAGS: ignoring {item!r}: {exc}", stacklevel=2)
 
 
 def parse_crosscheck(value):

@@ -45,8 +45,9 @@ class CheckError(Exception):
         if d.rule:
             lines.append(f"  rewrite: {d.rule}")
         if d.input_shapes:
-            desc = ", ".join(f"{tuple(s) if s is not None else '?'} {t}"
-                             for s, t in zip(d.input_shapes, d.input_dtypes))
+            dtypes = list(d.input_dtypes) + [""] * (len(d.input_shapes) - len(d.input_dtypes))
+            desc = ", ".join(f"{tuple(s) if s is not None else '?'} {t}".rstrip()
+                             for s, t in zip(d.input_shapes, dtypes))
             lines.append(f"  inputs: {desc}")
         if d.max_abs_diff is not None:
             lines.append(f"  max abs diff: {d.max_abs_diff:.6g}, max rel diff: {d.max_rel_diff:.6g}")

@@ -12,13 +12,18 @@ _ids = itertools.count()
 def user_source_line():
     """Return ``(filename, lineno)`` of the first caller frame outside verigraph.
 
+    Frames of ``make_node`` methods (custom Ops defined in user code) are skipped too.
+
     A frame walk, not a traceback: it costs a few attribute reads per frame,
     cheap enough to run for every Apply built.
     """
     frame = sys._getframe(1)
     while frame is not None:
-        fname = frame.f_code.co_filename
-        if not fname.startswith(_PKG_DIR) and "<frozen" not in fname:
+        code = frame.f_code
+        fname = code.co_filename
+        # A user-defined Op's make_node is not where the user built the graph: keep walking.
+        if not fname.startswith(_PKG_DIR) and "<frozen" not in fname and \
+                code.co_name != "make_node":
             return (fname, frame.f_lineno)
         frame = frame.f_back
     return None

@@ -22,7 +22,9 @@ def reraise_with_context(exc, node, input_values):
         d.op = d.op or str(node.op)
         d.source = d.source or node.source_str()
         d.rule = d.rule or node.tag_rule
-        if not d.input_shapes:
+        if not d.input_shapes or len(d.input_dtypes) != len(d.input_shapes):
+            # The Op described its inputs partly (or not at all): the node's actual inputs
+            # are the complete picture.
             d.input_shapes, d.input_dtypes = shapes, dtypes
         exc.args = (exc.render(),)
         raise exc.with_traceback(exc.__traceback__)
