@@ -10,7 +10,7 @@ class Op:
     Subclasses declare ``__props__`` (fields that define equality and hash),
     ``make_node``, ``perform`` (plain NumPy, fresh outputs, never mutating inputs),
     and optionally ``infer_shape``, ``L_op``/``grad``, ``R_op``, ``destroy_map``,
-    ``view_map``, ``fast_perform`` and ``examples``.
+    ``view_map`` and ``make_fast_fn`` (the fast path; DESIGN.md calls it ``fast_perform``).
     """
 
     __props__: tuple = ()
