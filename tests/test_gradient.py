@@ -369,3 +369,16 @@ def test_inc_subtensor_gradient_keeps_the_value_dtype():
     assert gy.dtype == "float32"
     got = vg.function([x, y], gy)(np.ones(3), np.ones(2, "float32"))
     np.testing.assert_allclose(got, [4.0, 4.0])
+
+
+@pytest.mark.parametrize("build, expected", [
+    (lambda s, m: T.dot(m, s.dimshuffle("x")), 4.5),
+    (lambda s, m: T.flatten(s.dimshuffle("x"), 1), 1.5),
+    (lambda s, m: T.reshape(s.dimshuffle("x", "x"), (1, 1)), 1.5)])
+def test_gradient_keeps_static_size_one_axes_of_its_input(build, expected):
+    # Found by `verigraph fuzz --kinds grad`: the gradient of dot/reshape wrt
+    # s.dimshuffle('x') had shape (None,), so DimShuffle's L_op could not drop the axis.
+    s, m = T.dscalar("s"), T.dmatrix("m")
+    g = grad(T.sum(build(s, m) * 1.5), s)
+    f = vg.function([s, m], g, on_unused_input="ignore")
+    np.testing.assert_allclose(f(2.0, np.full((1, 1), 3.0)), expected)

@@ -146,3 +146,30 @@ def test_ifelse_op_is_never_merged():
     x = T.dvector("x")
     a, b = ifelse(c, x, x * 2), ifelse(c, x, x * 2)
     assert isinstance(a.owner.op, IfElse) and a.owner.op != b.owner.op
+
+
+def test_gradient_of_a_branch_variable_used_as_two_outputs_adds_up():
+    # Found by `verigraph fuzz --kinds grad`: ifelse(c, [x, x], ...) kept only the
+    # last output's gradient for x (a dict keyed by the branch variable).
+    c, x = T.dscalar("c"), T.dvector("x")
+    a, b = ifelse(T.gt(c, 0), [x, x], [x - 1.5, T.sqr(x)])
+    g = vg.grad(T.sum(a * 2.0) + T.sum(b * 3.0), x)
+    f = vg.function([x, c], g)
+    np.testing.assert_allclose(f(np.array([1.0, 2.0]), 1.0), [5.0, 5.0])
+    np.testing.assert_allclose(f(np.array([1.0, 2.0]), -1.0), [8.0, 14.0])
+    # Only the first output used: the unused one's zero gradient must not replace it.
+    g1 = vg.grad(T.sum(a * 2.0), x)
+    np.testing.assert_allclose(vg.function([x, c], g1)(np.array([1.0, 2.0]), 1.0), [2.0, 2.0])
+
+
+def test_gradient_through_a_branch_with_a_broadcastable_axis():
+    # Found by `verigraph fuzz --kinds grad`: ifelse's output type is the branches' join
+    # ((None, None)), so the known gradient of the then-branch sum(x, 0, keepdims=True)
+    # lost its static size-1 axis and the sum's L_op could not drop it.
+    c, x, y = T.dscalar("c"), T.dmatrix("x"), T.dmatrix("y")
+    out = ifelse(T.gt(c, 0), T.sum(x, axis=0, keepdims=True), y)
+    gx, gy = vg.grad(T.sum(out * 2.0), [x, y])
+    f = vg.function([x, y, c], [gx, gy])
+    got = f(np.ones((2, 3)), np.ones((1, 3)), 1.0)
+    np.testing.assert_allclose(got[0], np.full((2, 3), 2.0))
+    np.testing.assert_allclose(got[1], np.zeros((1, 3)))

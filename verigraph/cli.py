@@ -234,16 +234,18 @@ def cmd_fuzz(args, out):
     import json
 
     from verigraph.testing.fuzz import run_fuzz
-    from verigraph.testing.strategies import STEP_KINDS, graphs
+    from verigraph.testing.fuzz_cases import CASE_KINDS, fuzz_strategy
+    from verigraph.testing.strategies import STEP_KINDS
     modes = tuple(m for m in args.modes.split(",") if m)
     for m in modes:
         if m not in MODE_CHOICES:
             raise UsageError(f"--modes: unknown mode {m!r}; choose from {', '.join(MODE_CHOICES)}")
     kinds = tuple(k for k in args.kinds.split(",") if k) if args.kinds else STEP_KINDS
-    bad = [k for k in kinds if k not in STEP_KINDS]
+    bad = [k for k in kinds if k not in STEP_KINDS + CASE_KINDS]
     if bad:
-        raise UsageError(f"--kinds: unknown {', '.join(bad)}; choose from {', '.join(STEP_KINDS)}")
-    strategy = graphs(max_steps=args.max_steps, kinds=kinds)
+        raise UsageError(f"--kinds: unknown {', '.join(bad)}; choose from "
+                         f"{', '.join(STEP_KINDS + CASE_KINDS)}")
+    strategy = fuzz_strategy(kinds, max_steps=args.max_steps)
     with out.progress(args.examples, f"fuzz (seed {args.seed})") as bar:
         try:
             result = run_fuzz(args.examples, args.seed, outdir=args.reports, modes=modes,
@@ -343,7 +345,8 @@ def build_parser():
     f.add_argument("--modes", default=",".join(MODE_CHOICES),
                    help="comma-separated modes to compare (default all three)")
     f.add_argument("--kinds", default="",
-                   help="comma-separated step kinds to draw (default all)")
+                   help="comma-separated kinds to draw: forward step kinds (default all of "
+                        "them) and/or the slower case kinds grad, large, scan, ifelse, random")
     f.add_argument("--max-steps", type=_positive_int, default=6, help="steps per graph")
     f.add_argument("--reports", default="reports", metavar="DIR",
                    help="where fuzz.json and the reproducer go (default reports/)")

@@ -120,6 +120,21 @@ def _sum_grads(terms):
     return out
 
 
+def _like_input(g, var):
+    """``g`` with the static size-1 axes of ``var``: a gradient has its variable's type.
+
+    An L_op (dot/reshape of ``x.dimshuffle('x')``) or a known gradient (ifelse's branch
+    outputs) may lose them, and the DimShuffle that made such an axis cannot drop it again.
+    """
+    from verigraph.tensor import api
+    shape = getattr(var.type, "shape", None)
+    gshape = getattr(getattr(g, "type", None), "shape", None)
+    if shape and gshape is not None and len(shape) == len(gshape) and any(
+            s == 1 and t != 1 for s, t in zip(shape, gshape)):
+        return api.specify_broadcastable(g, shape)
+    return g
+
+
 def _backprop(outputs_and_grads, wrt, blockers, null_gradients):
     """Accumulate gradients from ``outputs_and_grads`` back to ``wrt``; None where disconnected."""
     from verigraph.tensor import api
@@ -140,7 +155,7 @@ def _backprop(outputs_and_grads, wrt, blockers, null_gradients):
     grads = {}
     for o, g in outputs_and_grads:
         if id(o) in depends:
-            grads.setdefault(id(o), []).append(g)
+            grads.setdefault(id(o), []).append(_like_input(g, o))
     for node in reversed(relevant):
         outs = node.outputs
         if not any(id(o) in grads for o in outs):
@@ -171,6 +186,7 @@ def _backprop(outputs_and_grads, wrt, blockers, null_gradients):
                 if g.ndim != inp.ndim:
                     raise ValueError(f"{node.op}.L_op gave a {g.ndim}-d gradient for the "
                                      f"{inp.ndim}-d input {inp}")
+                g = _like_input(g, inp)
             grads.setdefault(id(inp), []).append(g)
     result = []
     for w in wrt:

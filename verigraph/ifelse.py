@@ -140,8 +140,11 @@ class IfElse(Op):
             return [None] * len(inputs)
 
         def branch_grads(outs):
-            known = {o: g for o, g in zip(outs, output_grads)
-                     if np.dtype(o.dtype).kind in "fc" and not isinstance(o, Constant)}
+            # One branch variable may be several outputs ([x, x]): its gradients add up.
+            known = {}
+            for o, g in zip(outs, output_grads):
+                if np.dtype(o.dtype).kind in "fc" and not isinstance(o, Constant):
+                    known[o] = known[o] + g if o in known else g
             if not known:
                 from verigraph.tensor import api
                 return [api.zeros_like(w) for w in wrt]

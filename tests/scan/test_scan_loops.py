@@ -240,3 +240,20 @@ def test_uniform_noise_per_step_without_explicit_updates():
     f = vg.function([], out, updates=updates)
     a = f()
     assert a.shape == (4, 2) and len({tuple(r) for r in a}) == 4
+
+
+@pytest.mark.parametrize("mode", ["FAST_COMPILE", "FAST_RUN", "DebugMode"])
+def test_zero_iterations_keep_the_per_step_shape(mode):
+    # Found by `verigraph fuzz --kinds scan`: a non-recurrent output of a loop that ran
+    # zero times had shape (0, 0) instead of (0, 2), which also broke its gradient.
+    s, w = T.dmatrix("s"), T.dvector("w")
+    out, _ = vg.scan(lambda a, w: T.tanh(a * w), sequences=[s], non_sequences=[w])
+    f = vg.function([s, w], out, mode=mode)
+    assert f(np.zeros((0, 2)), np.ones(2)).shape == (0, 2)
+    out, _ = vg.scan(lambda w: T.tanh(w), non_sequences=[w], n_steps=0)
+    assert vg.function([w], out, mode=mode)(np.ones(3)).shape == (0, 3)
+    h = T.dvector("h")
+    rec, _ = vg.scan(lambda a, p: T.tanh(p), sequences=[dict(input=s, taps=[-2])],
+                     outputs_info=[h])
+    g = vg.grad(T.sum(rec), s)
+    assert vg.function([s, h], g, mode=mode)(np.zeros((2, 2)), np.ones(2)).shape == (2, 2)

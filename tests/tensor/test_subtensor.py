@@ -175,3 +175,35 @@ def test_index_type_errors():
         x[..., 0, ...]
     with pytest.raises(TypeError, match="indexed variable"):
         T.set_subtensor(x + 1, 0.0)
+
+
+def test_set_subtensor_gradient_skips_values_overwritten_by_repeated_indices():
+    # Found by `verigraph fuzz --kinds grad`: x[[0, 0], 0] = y keeps only y[1], but the
+    # gradient gave y[0] one too (finite differences say 0).
+    x, y = T.dmatrix("x"), T.dvector("y")
+    w = np.array([[2.0, 3.0], [4.0, 5.0]])
+    g = vg.grad(T.sum(T.set_subtensor(x[np.array([0, 0]), 0], y) * w), [x, y])
+    gx, gy = vg.function([x, y], g)(np.ones((2, 2)), np.array([1.0, 2.0]))
+    np.testing.assert_allclose(gy, [0.0, 2.0])
+    np.testing.assert_allclose(gx, [[0.0, 3.0], [4.0, 5.0]])
+    # A broadcast y written to rows [1, 0, 1]: row 1's first write is overwritten.
+    gy = vg.function([x, y], vg.grad(T.sum(T.set_subtensor(x[np.array([1, 0, 1])], y) * w),
+                                      y))(np.ones((2, 2)), np.array([1.0, 2.0]))
+    np.testing.assert_allclose(gy, [6.0, 8.0])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_inc_subtensor_broadcasts_only_axes_declared_size_one(mode):
+    # Found by `verigraph fuzz --kinds grad`: a (1,) value with static shape (None,) was
+    # broadcast into 3 positions, and its gradient then had 3 entries (as Elemwise does,
+    # an undeclared size-1 axis must not broadcast).
+    from verigraph.checks.errors import ShapeMismatchError
+    x, y = T.dvector("x"), T.dvector("y")
+    f = vg.function([x, y], T.inc_subtensor(x[np.array([0, 1, 2])], y), mode=mode)
+    with pytest.raises(ShapeMismatchError, match="not broadcastable"):
+        f(np.zeros(3), np.array([1.0]))
+    yb = T.tensor("float64", shape=(1,), name="yb")
+    g = vg.function([x, yb], T.inc_subtensor(x[1:], yb), mode=mode)
+    np.testing.assert_allclose(g(np.zeros(3), np.array([1.0])), [0.0, 1.0, 1.0])
+    np.testing.assert_allclose(vg.function([x, y], T.set_subtensor(x[1:2], y), mode=mode)(
+        np.zeros(3), np.array([2.0])), [0.0, 2.0, 0.0])

@@ -15,7 +15,10 @@ def merge_graph(fgraph, _node=None):
     """Replace each node equal to an earlier one (same Op, same inputs) and equal constants."""
     seen_consts = {}
     changes = 0
-    for var in list(fgraph.variables):
+    # Constants in graph order, not in ``fgraph.variables`` (a set) order: which of two
+    # equal constants survives (and so its name) must not change between compilations.
+    ordered = [i for node in fgraph.toposort() for i in node.inputs] + list(fgraph.outputs)
+    for var in dict.fromkeys(ordered):
         if isinstance(var, Constant) and fgraph.clients.get(var):
             key = var.signature() if hasattr(var, "signature") else id(var)
             first = seen_consts.setdefault(key, var)

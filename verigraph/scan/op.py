@@ -219,8 +219,25 @@ class Scan(Op):
                         f"same shape", op=str(self)) from None
                 results.append(np.asarray(stacked, dtype=out_type.dtype))
             else:
-                results.append(_empty_stack(out_type))
+                results.append(_empty_stack(out_type, self._step_shape(step, seqs, hists,
+                                                                       nonseqs, nrec + j)))
         return results
+
+    def _step_shape(self, step, seqs, hists, nonseqs, k):
+        """Shape of one step's inner output ``k`` when no step ran (None if unknowable).
+
+        Zero iterations leave nothing to stack, but the result is still (0,) + the
+        per-step shape (as a NumPy loop gives): one dry step on zero-filled sequence
+        rows, the initial states and the invariants tells it.
+        """
+        args = [np.zeros(np.shape(s)[1:], dtype=np.asarray(s).dtype) for s in seqs]
+        for h, r in zip(hists, self.spec.recurrent):
+            args.extend(h[t] for t in r.taps)
+        try:
+            with np.errstate(all="ignore"):
+                return np.shape(step(*args, *nonseqs)[k])
+        except Exception:  # noqa: BLE001 - a step that needs real data: unknown sizes are 0
+            return None
 
     def _check_state(self, k, values, state_shape):
         """A recurrent state must keep the shape of its initial value at every step."""

@@ -199,6 +199,35 @@ class Subtensor(Op):
         return [self(eval_points[0], *inputs[1:])]
 
 
+def _check_no_runtime_broadcast(op, out, index, y, y_shape):
+    """Only axes of ``y`` declared size 1 broadcast (as in Elemwise; the gradient relies on it)."""
+    target = np.shape(out[index])
+    lead = len(target) - np.ndim(y)
+    for d, (n, s) in enumerate(zip(np.shape(y), y_shape)):
+        if n == 1 and s != 1 and target[lead + d] != 1:
+            raise ShapeMismatchError(
+                f"{op}: value of shape {np.shape(y)} does not fit x{_fmt_index(index)} of shape "
+                f"{target}: its axis {d} has size 1 but is not broadcastable (static shape "
+                f"{y_shape}); declare it with shape=(..., 1, ...) to broadcast it", op=str(op),
+                input_shapes=[out.shape, np.shape(y)])
+
+
+def _landed(spec, x, target, parts):
+    """1 where a value written by ``set_subtensor`` lands, 0 where a repeated index overwrites it.
+
+    An array index may repeat a position (``x[[0, 0]] = y``): only the last write stays
+    (NumPy's assignment), so the earlier values of ``y`` get no gradient. Writing each
+    position's serial number and reading it back tells which write survived.
+    """
+    from verigraph.tensor import api
+    shape = api.shape(target)
+    ids = api.reshape(api.arange(1, api.prod(shape) + 1, dtype="float64"), shape,
+                      ndim=target.ndim)
+    written = IncSubtensor(spec, set_instead_of_inc=True)(
+        api.zeros_like(x, dtype="float64"), ids, *parts)
+    return api.cast(api.eq(Subtensor(spec)(written, *parts), ids), target.dtype)
+
+
 def _spec_parts(spec, parts):
     it = iter(parts)
     out = []
@@ -304,8 +333,10 @@ class IncSubtensor(Op):
             raise TypeError(f"{self}: cannot write values of dtype {y.dtype} into {x.dtype}")
         return Apply(self, [x, y] + parts, [x.type()])
 
-    def _apply(self, out, y, parts):
+    def _apply(self, out, y, parts, y_shape=None):
         index = build_index(self.spec, parts)
+        if y_shape is not None and any(n == 1 and s != 1 for n, s in zip(np.shape(y), y_shape)):
+            _check_no_runtime_broadcast(self, out, index, y, y_shape)
         try:
             if self.set_instead_of_inc:
                 out[index] = y
@@ -324,13 +355,15 @@ class IncSubtensor(Op):
 
     def perform(self, node, inputs, output_storage):
         x, y, *parts = inputs
-        output_storage[0][0] = self._apply(np.array(x, copy=True), y, parts)
+        output_storage[0][0] = self._apply(np.array(x, copy=True), y, parts,
+                                           node.inputs[1].type.shape)
 
     def make_fast_fn(self, node):
         apply_ = self._apply
+        y_shape = node.inputs[1].type.shape
         if self.inplace:
-            return lambda x, y, *parts: apply_(x, y, parts)
-        return lambda x, y, *parts: apply_(x.copy(), y, parts)
+            return lambda x, y, *parts: apply_(x, y, parts, y_shape)
+        return lambda x, y, *parts: apply_(x.copy(), y, parts, y_shape)
 
     def infer_shape(self, node, shapes):
         return [shapes[0]]
@@ -344,6 +377,8 @@ class IncSubtensor(Op):
         else:
             gx = gz
         gy = Subtensor(self.spec)(gz, *parts)
+        if self.set_instead_of_inc and "a" in self.spec:
+            gy = gy * _landed(self.spec, x, gy, parts)
         # y may have been broadcast into the indexed region: sum those axes back.
         lead = gy.ndim - y.ndim
         axes = list(range(lead)) + [lead + d for d in range(y.ndim)

@@ -160,7 +160,8 @@ class GraphSpec:
     def build(self):
         """``(input variables, output variables)``: the verigraph graph of this program."""
         import verigraph.tensor as T
-        env = {"T": T, "np": np}
+        from verigraph.ifelse import ifelse
+        env = {"T": T, "np": np, "ifelse": ifelse}
         inputs = []
         for v in self.inputs:
             env[v.name] = T.tensor(v.dtype, shape=self.static[v.name], name=v.name)

@@ -1,0 +1,66 @@
+"""verigraph.testing.fuzz_cases / fuzz_loops: gradient, large, scan, ifelse and random-stream kinds."""
+import runpy
+
+import numpy as np
+import pytest
+
+from verigraph.cli import main
+from verigraph.testing.fuzz import run_fuzz
+from verigraph.testing.fuzz_cases import (CASE_KINDS, as_layout, case_strategy, fuzz_strategy,
+                                          large_value)
+from verigraph.testing.planted import planted_bad_rule
+
+
+@pytest.mark.parametrize("kind, examples", [("grad", 15), ("large", 8), ("scan", 15),
+                                            ("ifelse", 30), ("random", 15)])
+def test_each_case_kind_agrees_in_every_mode(kind, examples, tmp_path):
+    result = run_fuzz(examples=examples, seed=1, outdir=str(tmp_path),
+                      strategy=case_strategy(kind))
+    assert result.ok, "\n".join(map(str, result.problems)) + f"\n{result.failure}"
+    assert result.examples == examples
+
+
+def test_large_inputs_reach_the_c_kernel_sizes_in_non_contiguous_layouts():
+    v = large_value(3, (128, 130), "float32")
+    assert v.size >= 16384 and v.dtype == np.float32
+    for layout in ("transposed", "strided", "reversed"):
+        a = as_layout(v, layout)
+        np.testing.assert_array_equal(a, v)
+        assert not a.flags.c_contiguous
+
+
+def test_grad_kind_finds_a_planted_bad_rule_and_writes_a_reproducer(tmp_path):
+    with planted_bad_rule(target="mul"):
+        result = run_fuzz(examples=150, seed=0, outdir=str(tmp_path), modes=("FAST_RUN",),
+                          strategy=case_strategy("grad"), max_shrink_seconds=10)
+        assert not result.ok
+        assert any(p.where == "FAST_RUN gradient" for p in result.problems)
+        with pytest.raises(SystemExit) as exit_info:
+            runpy.run_path(result.reproducer, run_name="__main__")
+        assert exit_info.value.code == 1
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(result.reproducer, run_name="__main__")
+    assert exit_info.value.code == 0
+
+
+def test_cli_accepts_case_kinds_and_names_them_when_unknown(tmp_path, capsys):
+    assert main(["fuzz", "--examples", "6", "--seed", "2", "--kinds", "scan,random,unary",
+                 "--reports", str(tmp_path)]) == 0
+    assert main(["fuzz", "--kinds", "nope", "--reports", str(tmp_path)]) != 0
+    err = capsys.readouterr()
+    assert all(k in err.out + err.err for k in CASE_KINDS)
+    with pytest.raises(ValueError):
+        fuzz_strategy(("nope",))
+
+
+def test_structural_ties_are_not_compared_with_finite_differences():
+    # A false alarm of the check: max(stack([x, x])) gives every maximum the gradient
+    # (Theano's convention), which finite differences call wrong by a factor of 2.
+    from verigraph.testing.fuzz_cases import GradCase
+    from verigraph.testing.strategies import GraphSpec, Value
+    spec = GraphSpec(inputs=[Value("x1", "float64", (), (), True)], static={"x1": ()},
+                     values={"x1": np.array(1.5)},
+                     steps=[("v0", "T.stack([x1, x1], axis=0)", "np.stack([x1, x1], axis=0)"),
+                            ("v1", "T.max(v0)", "np.max(v0)")],
+                     outputs=[("v1", "v1")])
+    assert GradCase(spec, 0).check() == []
