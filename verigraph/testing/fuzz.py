@@ -71,6 +71,25 @@ def _compare_outputs(where, got, expected, problems, work=None):
                                                               f"{bad[0]:.3g}, max rel {bad[1]:.3g})"))
 
 
+FAILED = object()  # run_in_mode's result when the mode raised
+
+
+def run_in_mode(mode, problems, thunk):
+    """``thunk()``, or FAILED after recording its finding or crash in ``problems``.
+
+    A finding (CheckError) and any other exception of a valid program both count as a
+    disagreement of ``mode``.
+    """
+    from verigraph.checks.errors import CheckError
+    try:
+        return thunk()
+    except CheckError as exc:
+        problems.append(Disagreement(mode, f"finding {exc.data.check}", str(exc).splitlines()[0]))
+    except Exception as exc:  # noqa: BLE001 - any crash of a valid program counts
+        problems.append(Disagreement(mode, "error", _one_line(exc)))
+    return FAILED
+
+
 def check_spec(spec, modes=MODES):
     """Every disagreement of ``spec`` across NumPy, the reference evaluator and ``modes``.
 
@@ -78,7 +97,6 @@ def check_spec(spec, modes=MODES):
     spec's NumPy text. Each mode compiles and runs the graph once (cross-checks off, so
     a difference is reported here, with the mode's own findings reported as found).
     """
-    from verigraph.checks.errors import CheckError
     from verigraph.checks.precision import working_dtypes
     from verigraph.compile.function import function
     from verigraph.configparser import config
@@ -98,15 +116,10 @@ def check_spec(spec, modes=MODES):
     with config.change_flags(crosscheck="off"):
         for mode in modes:
             values = spec.input_values()
-            try:
-                f = function(inputs, outputs, mode=mode, on_unused_input="ignore")
-                got = f(*values)
-            except CheckError as exc:
-                problems.append(Disagreement(mode, f"finding {exc.data.check}",
-                                             str(exc).splitlines()[0]))
-                continue
-            except Exception as exc:  # noqa: BLE001 - any crash of a valid program counts
-                problems.append(Disagreement(mode, "error", _one_line(exc)))
+            f = run_in_mode(mode, problems, lambda: function(
+                inputs, outputs, mode=mode, on_unused_input="ignore"))
+            got = FAILED if f is FAILED else run_in_mode(mode, problems, lambda: f(*values))
+            if got is FAILED:
                 continue
             _compare_outputs(mode, got, ref, problems, work)
             # A second call must not change the first call's results (outputs aliasing

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from hypothesis import strategies as st
 
-from verigraph.testing.fuzz import MODES, Disagreement, _compare_outputs, _one_line, check_spec
+from verigraph.testing.fuzz import (FAILED, MODES, Disagreement, _compare_outputs, _one_line,
+                                    check_spec, run_in_mode)
 from verigraph.testing.strategies import GraphSpec, _Drawer
 
 # -- ifelse steps -----------------------------------------------------------------------------------
@@ -258,7 +259,6 @@ def grad_problems(build, values, seed, modes=MODES, fd_points=2):
     ``values``; at ``fd_points`` random points (kinks and ties are unlikely there) the
     reference gradient must match central finite differences of the reference cost.
     """
-    from verigraph.checks.errors import CheckError
     from verigraph.checks.precision import working_dtypes
     from verigraph.compile.function import function
     from verigraph.configparser import config
@@ -283,15 +283,9 @@ def grad_problems(build, values, seed, modes=MODES, fd_points=2):
     work = working_dtypes(grads)
     with config.change_flags(crosscheck="off"):
         for mode in modes:
-            try:
-                f = function(inputs, grads, mode=mode, on_unused_input="ignore")
-                got = f(*[v.copy() for v in values])
-            except CheckError as exc:
-                problems.append(Disagreement(mode, f"finding {exc.data.check}",
-                                             str(exc).splitlines()[0]))
-                continue
-            except Exception as exc:  # noqa: BLE001
-                problems.append(Disagreement(mode, "error", _one_line(exc)))
+            got = run_in_mode(mode, problems, lambda: function(
+                inputs, grads, mode=mode, on_unused_input="ignore")(*[v.copy() for v in values]))
+            if got is FAILED:
                 continue
             _compare_outputs(f"{mode} gradient", got, ref, problems, work)
         plain = Mode("reference", None, name="reference")

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from hypothesis import strategies as st
 
-from verigraph.testing.fuzz import MODES, Disagreement, _compare_outputs, _one_line
+from verigraph.testing.fuzz import (FAILED, MODES, Disagreement, _compare_outputs, _one_line,
+                                    run_in_mode)
 from verigraph.testing.fuzz_cases import case_reproducer, grad_problems
 from verigraph.testing.strategies import tensors
 
@@ -36,19 +37,13 @@ def _compile_and_run(inputs, outputs, mode, values, calls=2, updates=None):
 
 
 def _run_modes(inputs_outputs, values, expected, modes, problems, work=None, calls=2):
-    from verigraph.checks.errors import CheckError
     from verigraph.configparser import config
     with config.change_flags(crosscheck="off"):
         for mode in modes:
             inputs, outputs = inputs_outputs()
-            try:
-                runs = _compile_and_run(inputs, outputs, mode, values, calls)
-            except CheckError as exc:
-                problems.append(Disagreement(mode, f"finding {exc.data.check}",
-                                             str(exc).splitlines()[0]))
-                continue
-            except Exception as exc:  # noqa: BLE001
-                problems.append(Disagreement(mode, "error", _one_line(exc)))
+            runs = run_in_mode(mode, problems,
+                               lambda: _compile_and_run(inputs, outputs, mode, values, calls))
+            if runs is FAILED:
                 continue
             for k, got in enumerate(runs):
                 _compare_outputs(mode if k == 0 else f"{mode} (call {k + 1})", got, expected,
@@ -314,7 +309,6 @@ class RandomCase:
 
     def check(self, modes=MODES):
         """Same seed, same draws: every mode vs an unrewritten reference-linker run."""
-        from verigraph.checks.errors import CheckError
         from verigraph.configparser import config
         from verigraph.graph.traversal import graph_inputs
         from verigraph.link.reference import evaluate
@@ -339,14 +333,8 @@ class RandomCase:
                                              "repeated the first call's draws"))
         with config.change_flags(crosscheck="off"):
             for mode in modes:
-                try:
-                    runs = self._sequence(mode)
-                except CheckError as exc:
-                    problems.append(Disagreement(mode, f"finding {exc.data.check}",
-                                                 str(exc).splitlines()[0]))
-                    continue
-                except Exception as exc:  # noqa: BLE001
-                    problems.append(Disagreement(mode, "error", _one_line(exc)))
+                runs = run_in_mode(mode, problems, lambda: self._sequence(mode))
+                if runs is FAILED:
                     continue
                 for k, (got, want) in enumerate(zip(runs, base)):
                     _compare_outputs(f"{mode} call {k + 1}" + (" (after seed)" if k == 3 else ""),
