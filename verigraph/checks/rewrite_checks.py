@@ -128,8 +128,8 @@ def bad_rewrite_finding(rule, old, new, a, b, env, why, diff=None):
     _, common = frontier([old], [new])
     stop = [v for v in ancestors([old, new]) if id(v) in common]
     text = (f"rewrite {rule!r} replaced {var_str(old)} by {var_str(new)}, which {why}\n"
-            f"  old graph:\n    " + graph_text([old], stop).replace("\n", "\n    ") +
-            f"\n  new graph:\n    " + graph_text([new], stop).replace("\n", "\n    "))
+            "  old graph:\n    " + graph_text([old], stop).replace("\n", "\n    ") +
+            "\n  new graph:\n    " + graph_text([new], stop).replace("\n", "\n    "))
     vals = [v if not isinstance(v, (Missing, Failed)) else None for v in _owner_inputs(old, env)]
     node = old.owner or new.owner
     extra = {"old": var_str(old), "new": var_str(new)}

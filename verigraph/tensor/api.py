@@ -6,7 +6,6 @@ import builtins
 import numpy as np
 
 from verigraph.configparser import config
-from verigraph.graph.basic import Constant
 from verigraph.tensor import scalar_table as st
 from verigraph.tensor.blas import Dot, Matmul
 from verigraph.tensor.elemwise import DimShuffle, Elemwise, elemwise_fn

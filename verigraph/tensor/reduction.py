@@ -129,7 +129,6 @@ class Reduce(Op):
         return [api.cast(gz_ds * api.eq(x, out_ds), x.dtype)]
 
     def R_op(self, inputs, eval_points):
-        from verigraph.tensor import api
         if eval_points[0] is None:
             return [None]
         if self.kind == "sum":

@@ -194,7 +194,6 @@ class Reshape(Op):
 
     def infer_shape(self, node, shapes):
         from verigraph.tensor import api
-        x = node.inputs[0]
         target = ReshapeTarget()(api.as_shape_vector(shapes[0]) if shapes[0] else
                                  constant(np.zeros(0, "int64")), node.inputs[1])
         return [tuple(api.getitem(target, k) for k in range(self.ndim))]

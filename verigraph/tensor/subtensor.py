@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from verigraph.checks.errors import ShapeMismatchError
-from verigraph.graph.basic import Apply, Constant, Variable
+from verigraph.graph.basic import Apply, Variable
 from verigraph.graph.op import Op
 from verigraph.tensor.type import TensorType
 from verigraph.tensor.variable import as_tensor_variable, constant
@@ -105,8 +105,9 @@ def _index_error(x, index, exc):
 def _fmt_index(index):
     def f(e):
         if isinstance(e, slice):
-            return ":".join("" if v is None else str(v) for v in (e.start, e.stop, e.step)) \
-                .rstrip(":") or ":"
+            # Python's own spelling: `1:` (not `1`, which would read as an integer index)
+            text = ":".join("" if v is None else str(v) for v in (e.start, e.stop))
+            return text if e.step is None else f"{text}:{e.step}"
         if isinstance(e, np.ndarray):
             return f"array{e.shape}{'' if e.dtype != bool else ' mask'}"
         return str(e)
