@@ -20,6 +20,9 @@ def __getattr__(name):
     if name in ("printing", "gradient", "ifelse", "checks", "profiling",
                 "sandbox", "testing", "compile", "modes", "rewriting", "graph", "link"):
         return importlib.import_module(f"verigraph.{name}")
+    if name == "dot":  # Theano exported tensor.dot at the top level too
+        from verigraph.tensor import dot
+        return dot
     if name == "pp":
         from verigraph.printing import pp
         return pp

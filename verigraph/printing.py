@@ -333,4 +333,7 @@ def pydotprint(fct, outfile=None, compact=True, format="dot", with_ids=False,
     return outfile
 
 
-__all__ = ["pp", "debugprint", "pydotprint", "graph_to_dot"]
+# Theano's long name for the same printer (`theano.printing.pprint`).
+pprint = pp
+
+__all__ = ["pp", "pprint", "debugprint", "pydotprint", "graph_to_dot"]

@@ -259,3 +259,22 @@ def test_function_name_appears_in_errors():
     f = vg.function([x], x, name="my_fn")
     with pytest.raises(TypeError, match="my_fn"):
         f(1, 2)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_copy_swaps_shared_and_deletes_updates(mode):
+    # The Theano tutorial's "Copying functions" example.
+    state = vg.shared(0)
+    inc = T.iscalar("inc")
+    acc = vg.function([inc], state, updates=[(state, state + inc)], mode=mode)
+    acc(10)
+    new_state = vg.shared(0)
+    new_acc = acc.copy(swap={state: new_state})
+    assert new_acc(100) == 0
+    assert new_state.get_value() == 100 and state.get_value() == 10
+    null_acc = acc.copy(delete_updates=True)
+    assert null_acc(9000) == 10 and state.get_value() == 10
+    acc(1)
+    assert state.get_value() == 11 and new_state.get_value() == 100
+    with pytest.raises(TypeError, match="types must match"):
+        acc.copy(swap={state: vg.shared(0.0)})

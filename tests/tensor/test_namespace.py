@@ -39,3 +39,23 @@ def test_extra_ops_names():
 
 def test_complex_dtype_codes():
     assert T.cmatrix().dtype == "complex64" and T.zvector().dtype == "complex128"
+
+
+def test_typed_constructors_are_the_types_as_in_theano():
+    # Theano's tutorial: `x = T.dscalar('x'); x.type is T.dscalar` is True.
+    x = T.dscalar("x")
+    assert x.type is T.dscalar and x.type == T.dscalar and x.name == "x"
+    assert T.fmatrix().type == T.TensorType("float32", (None, None))
+    assert [v.name for v in T.ivectors("a", "b")] == ["a", "b"]
+    assert T.lrow().broadcastable == (True, False)
+    assert T.matrix("m", dtype="int8").dtype == "int8"   # floatX constructors stay functions
+
+
+@pytest.mark.parametrize("path", ["dot", "printing.pprint", "sandbox.rng_mrg.MRG_RandomStreams",
+                                  "tensor.Rop", "tensor.Lop", "tensor.jacobian",
+                                  "tensor.hessian", "tensor.verify_grad"])
+def test_theano_tutorial_attribute_paths(path):
+    obj = theano
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    assert callable(obj)

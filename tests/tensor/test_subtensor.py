@@ -207,3 +207,11 @@ def test_inc_subtensor_broadcasts_only_axes_declared_size_one(mode):
     np.testing.assert_allclose(g(np.zeros(3), np.array([1.0])), [0.0, 1.0, 1.0])
     np.testing.assert_allclose(vg.function([x, y], T.set_subtensor(x[1:2], y), mode=mode)(
         np.zeros(3), np.array([2.0])), [0.0, 2.0, 0.0])
+
+
+def test_shape_error_spells_the_slice_as_written():
+    from verigraph.checks.errors import ShapeMismatchError
+    x, y = T.dmatrix("x"), T.dmatrix("y")
+    f = vg.function([x, y], T.inc_subtensor(x[1:], y), mode="FAST_COMPILE")
+    with pytest.raises(ShapeMismatchError, match=r"does not fit x\[1:\] of shape \(2, 4\)"):
+        f(np.zeros((3, 4)), np.ones((1, 4)))

@@ -85,6 +85,12 @@ class FunctionMaker:
                                     f"({new.type}); types must match")
                 new = conv
             self.givens.append((old, new))
+        # What Function.copy recompiles from (default updates already resolved).
+        self.copy_args = dict(inputs=self.in_specs, outputs=outputs, updates=update_pairs,
+                              givens=list(self.givens), no_default_updates=True, mode=mode,
+                              name=name, allow_input_downcast=allow_input_downcast,
+                              profile=profile, on_unused_input=on_unused_input,
+                              rebuild_strict=rebuild_strict)
         all_outs = out_vars + [u for _, u in update_pairs]
         if self.givens:
             all_outs = clone_replace(all_outs, dict(self.givens))

@@ -209,6 +209,35 @@ class Function:
             self._crosscheck_graph = graph
         return graph
 
+    def copy(self, share_memory=False, swap=None, delete_updates=False, name=None, profile=None):
+        """A new Function compiled from the same graph (Theano's ``Function.copy``).
+
+        It uses the same shared variables, except those mapped by ``swap`` (old shared ->
+        new shared, same type), which it reads and updates instead; ``delete_updates=True``
+        drops every update. ``share_memory`` is accepted for compatibility: nothing but the
+        shared variables is shared either way.
+        """
+        from verigraph.compile.function import function
+        from verigraph.compile.shared import SharedVariable
+        args = dict(self.maker.copy_args)
+        swap = dict(swap or {})
+        for old, new in swap.items():
+            if not isinstance(old, SharedVariable) or not isinstance(new, SharedVariable):
+                raise TypeError(f"copy: swap maps shared variables to shared variables, got "
+                                f"{old!r:.40} -> {new!r:.40}")
+            if old.type != new.type:
+                raise TypeError(f"copy: cannot swap {old.name or old} ({old.type}) for "
+                                f"{new.name or new} ({new.type}); types must match")
+        args["updates"] = [] if delete_updates else [(swap.get(s, s), u) for s, u in args["updates"]]
+        args["givens"] = args["givens"] + list(swap.items())
+        # The original accepted its inputs; an input only updates used stays an input.
+        args["on_unused_input"] = "ignore"
+        if name is not None:
+            args["name"] = name
+        if profile is not None:
+            args["profile"] = profile
+        return function(**args)
+
     # -- introspection and pickling --------------------------------------------------------------
     def __reduce__(self):
         m = self.maker

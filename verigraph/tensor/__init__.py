@@ -17,9 +17,10 @@ as_tensor = as_tensor_variable
 
 def __getattr__(name):
     # Late attributes that live in higher layers (grad, random streams) keep Theano's paths.
-    if name == "grad":
-        from verigraph.gradient import grad
-        return grad
+    if name in ("grad", "Rop", "Lop", "jacobian", "hessian", "verify_grad", "zero_grad",
+                "disconnected_grad"):  # Theano's tensor namespace re-exported these
+        from verigraph import gradient
+        return getattr(gradient, name)
     if name in ("shared_randomstreams", "random"):
         import importlib
         return importlib.import_module(f"verigraph.tensor.{name}")

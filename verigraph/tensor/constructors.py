@@ -27,10 +27,16 @@ def tensor(dtype=None, shape=None, name=None, broadcastable=None):
 
 def _make(kind, code):
     pattern = KINDS[kind]
+    if code is None:
+        def one(name=None, dtype=None):
+            return TensorType(dtype or config.floatX, pattern)(name)
 
-    def one(name=None, dtype=None):
-        dt = dtype or (config.floatX if code is None else DTYPE_CODES[code])
-        return TensorType(dt, pattern)(name)
+        one.__name__ = kind
+        one.__doc__ = f"A symbolic {kind} of dtype floatX."
+    else:
+        # As in Theano, `dmatrix` is the type itself (`x.type is T.dmatrix`) and calling it
+        # makes a variable; the floatX ones stay functions since their dtype is read per call.
+        one = TensorType(DTYPE_CODES[code], pattern)
 
     def many(*names):
         if len(names) == 1 and isinstance(names[0], int):
@@ -40,18 +46,16 @@ def _make(kind, code):
         return [one(n) for n in names]
 
     prefix = "" if code is None else code
-    one.__name__ = prefix + kind
-    one.__doc__ = f"A symbolic {kind} of dtype {DTYPE_CODES.get(code, 'floatX')}."
     many.__name__ = prefix + ("matrices" if kind == "matrix" else kind + "s")
     many.__doc__ = f"Several symbolic {kind}s of dtype {DTYPE_CODES.get(code, 'floatX')}."
-    return one, many
+    return prefix + kind, one, many
 
 
 def _install(namespace):
     for kind in KINDS:
         for code in [None, *DTYPE_CODES]:
-            one, many = _make(kind, code)
-            namespace[one.__name__] = one
+            name, one, many = _make(kind, code)
+            namespace[name] = one
             namespace[many.__name__] = many
 
 
