@@ -70,12 +70,18 @@ def test_values_leaving_the_inlined_region_are_numpy():
     assert type(s_val) is np.ndarray and s_val == 5.0
 
 
-def test_not_inlined_for_float32_or_division():
+def test_not_inlined_for_float32():
     a, b = T.fscalars("a", "b")
     f = vg.function([a, b], a * b + a)
     assert not _inlined_nodes(f)
+
+
+def test_division_inlined_and_ieee_on_zero_divisors():
+    # Python's ``/`` raises on 0; the inline form falls back to np.true_divide there.
     x, y = T.dscalars("x", "y")
     g = vg.function([x, y], x / y + x)
-    assert not _inlined_nodes(g)
-    with np.errstate(divide="ignore"):
-        assert np.isinf(g(1.0, 0.0))
+    assert _inlined_nodes(g)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert np.isposinf(g(1.0, 0.0)) and np.isneginf(g(1.0, -0.0))
+        assert np.isnan(g(0.0, 0.0))
+    assert g(3.0, 4.0) == 3.0 / 4.0 + 3.0

@@ -14,6 +14,7 @@ import numpy as np
 
 from verigraph.graph.basic import Constant
 from verigraph.link.errors import reraise_with_context
+from verigraph.link.node_inline import inline_node
 from verigraph.link.scalar_inline import inline_lines, inlinable
 
 _program_ids = itertools.count()
@@ -27,7 +28,8 @@ class FastProgram:
     code generation (naming, constants, freeing intermediates, error mapping) is shared.
     """
 
-    # Write 0-d float64 arithmetic inline (a profiler wants one timed call per node instead).
+    # Write 0-d float64 arithmetic and shape bookkeeping inline (a profiler wants one timed
+    # call per node instead).
     inline_scalars = True
     filename_prefix = "verigraph-program"
 
@@ -52,6 +54,15 @@ class FastProgram:
         for k, v in enumerate(fg.inputs):
             names[v] = f"i{k}"
         counter = itertools.count()
+        # Local names (assigned in the program) -> the live variables they hold: an inlined
+        # guard's output is its input's name, so a name is deleted only when all its
+        # variables are dead. Input and constant names are never deleted.
+        holders = {}
+
+        def bind(var, name):
+            names[var] = name
+            if name in holders or name[0] in "vp":
+                holders.setdefault(name, set()).add(var)
 
         def name_of(var):
             if var in names:
@@ -72,14 +83,38 @@ class FastProgram:
             for i in node.inputs:
                 last_use[i] = idx
         protected = set(fg.inputs) | set(fg.outputs)
+
+        def free_after(idx, node):
+            """``del`` line for the names whose last variable dies at node ``idx``."""
+            dying = [i for i in dict.fromkeys(node.inputs)
+                     if last_use.get(i) == idx and i not in protected]
+            dying += [o for o in node.outputs if o not in last_use and o not in protected]
+            dead = []
+            for var in dying:
+                n = names.get(var)
+                if n in holders:
+                    holders[n].discard(var)
+                    if not holders[n]:
+                        del holders[n]
+                        dead.append(n)
+            if dead:
+                lines.append(f"    del {', '.join(dead)}")
+
         lines = [f"def program({', '.join(names[v] for v in fg.inputs)}):"]
         lines += self._prologue(glob)
         self.line_to_node = {}
+
+        def emit(line, idx):
+            lines.append(f"    {line}")
+            self.line_to_node[len(lines)] = idx
+
         # 0-d float64 arithmetic written inline on Python floats (see scalar_inline.py):
-        # ``floats`` names each variable's Python-float copy.
+        # ``floats`` names each variable's Python-float copy. Shape bookkeeping nodes are
+        # written inline too (see node_inline.py).
         inline = [self.inline_scalars and inlinable(n) for n in self.order]
         inline_nodes = {n for n, ok in zip(self.order, inline) if ok}
         floats = {}
+        checks = set()
         glob["F64"], glob["A0"] = np.float64, np.asarray
 
         def float_of(var, idx):
@@ -89,52 +124,58 @@ class FastProgram:
                     glob[n] = float(var.data)
                 else:
                     n = f"p{next(counter)}"
-                    lines.append(f"    {n} = float({name_of(var)})")
-                    self.line_to_node[len(lines)] = idx
+                    emit(f"{n} = float({name_of(var)})", idx)
                 floats[var] = n
             return floats[var]
 
         for idx, node in enumerate(self.order):
+            fn_name = f"f{idx}"
             if inline[idx]:
                 args = [float_of(i, idx) for i in node.inputs]
                 prefix = f"p{next(counter)}"
-                for target, expr in inline_lines(node, args, prefix):
-                    lines.append(f"    {target} = {expr}")
-                    self.line_to_node[len(lines)] = idx
+                steps, target = inline_lines(node, args, prefix)
+                for name, expr in steps:
+                    emit(f"{name} = {expr}", idx)
                 o = node.outputs[0]
                 floats[o] = target
                 users = [c for c, _ in fg.clients.get(o, ())]
                 if o in protected or any(c not in inline_nodes for c in users):
                     n = f"v{next(counter)}"
-                    names[o] = n
+                    bind(o, n)
                     # Outputs as 0-d arrays (what Function stores), other readers np.float64.
-                    lines.append(f"    {n} = {'A0' if o in protected else 'F64'}({target})")
-                    self.line_to_node[len(lines)] = idx
-                dead = [names[i] for i in dict.fromkeys(node.inputs)
-                        if last_use.get(i) == idx and i in names and i not in protected
-                        and not isinstance(i, Constant)]
-                if dead:
-                    lines.append(f"    del {', '.join(dead)}")
+                    emit(f"{n} = {'A0' if o in protected else 'F64'}({target})", idx)
+                free_after(idx, node)
                 continue
-            fn_name = f"f{idx}"
+            args = [name_of(i) for i in node.inputs]
+            small = inline_node(node, args, f"v{next(counter)}", fn_name, glob) \
+                if self.inline_scalars else None
+            if small is not None:
+                # The fast fn stays bound: a failed inline check calls it to raise.
+                glob[fn_name] = self.fns[idx]
+                body, result = small
+                for line in body:
+                    if line.startswith("if "):
+                        # A check already made on the same names cannot fail a second time.
+                        cond = line.split(":")[0]
+                        if cond in checks:
+                            continue
+                        checks.add(cond)
+                    emit(line, idx)
+                bind(node.outputs[0], result)
+                free_after(idx, node)
+                continue
             glob[fn_name] = self.fns[idx]
-            args = ", ".join(name_of(i) for i in node.inputs)
             outs = []
             for o in node.outputs:
                 n = f"v{next(counter)}"
-                names[o] = n
+                bind(o, n)
                 outs.append(n)
             target = outs[0] if len(outs) == 1 else ", ".join(outs)
-            for line, is_call in self._node_lines(idx, target, f"{fn_name}({args})", outs):
+            for line, is_call in self._node_lines(idx, target, f"{fn_name}({', '.join(args)})", outs):
                 lines.append(line)
                 if is_call:
                     self.line_to_node[len(lines)] = idx
-            dead = [names[i] for i in dict.fromkeys(node.inputs)
-                    if last_use.get(i) == idx and i in names and i not in protected
-                    and not isinstance(i, Constant)]
-            dead += [names[o] for o in node.outputs if o not in last_use and o not in protected]
-            if dead:
-                lines.append(f"    del {', '.join(dead)}")
+            free_after(idx, node)
         outs = [name_of(o) for o in fg.outputs]
         lines.append(f"    return [{', '.join(outs)}]")
         self.source = "\n".join(lines)

@@ -32,11 +32,15 @@ def _shape_i(node, args, out, fn, glob):
 
 
 def _shape_guard(node, args, out, fn, glob):
-    sizes = args[1:] if node.op.carry else args
-    if len(sizes) < 2:
+    sized = list(zip(node.inputs, args))[1 if node.op.carry else 0:]
+    first = sized[0][1] if sized else None
+    # An integer compared with itself (one name) always agrees: no test for it.
+    others = [a for v, a in sized[1:]
+              if a != first or np.dtype(v.dtype).kind not in "biu"
+              or np.dtype(sized[0][0].dtype).kind not in "biu"]
+    if not others:
         return [], args[0]
-    first = sizes[0]
-    cond = " or ".join(f"{first} != {s}" for s in sizes[1:])
+    cond = " or ".join(f"{first} != {s}" for s in others)
     # ``fn`` re-runs the whole check on a mismatch and raises the Op's ShapeMismatchError.
     return [f"if {cond}: {fn}({', '.join(args)})"], args[0]
 
