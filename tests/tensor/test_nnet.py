@@ -93,8 +93,8 @@ def test_binary_crossentropy(mode):
 
 
 @pytest.mark.parametrize("shape", [(300, 400), (3, 70000), (70000, 2)])
-def test_large_row_softmax_chunked_path_matches_numpy(shape):
-    """Arrays past the chunk size take the cache-blocked fast path; it must equal NumPy."""
+def test_large_row_softmax_matches_numpy(shape):
+    """Large and oddly shaped matrices: the fast path must equal NumPy."""
     import verigraph as vg
     import verigraph.tensor as T
     x = T.dmatrix("x")
