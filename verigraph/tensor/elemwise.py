@@ -6,10 +6,9 @@ import numpy as np
 from verigraph.checks.errors import ShapeMismatchError
 from verigraph.graph.basic import Apply
 from verigraph.graph.op import Op
-from verigraph.tensor import scalar_table as st
 from verigraph.tensor.guards import guard_equal
 from verigraph.tensor.type import TensorType
-from verigraph.tensor.variable import TensorConstant, as_tensor_variable, constant
+from verigraph.tensor.variable import as_tensor_variable, constant
 
 
 def _resolve_weak(scalar_op, inputs):
@@ -109,12 +108,7 @@ class Elemwise(Op):
                 self._raise(node, inputs, d)
 
     def _raise(self, node, inputs, d):
-        shapes = [np.shape(v) for v in inputs]
-        raise ShapeMismatchError(
-            f"{self.scalar_op.name}: input shapes {', '.join(map(str, shapes))} disagree on "
-            f"dimension {d}; only axes whose static size is 1 (broadcastable) may broadcast",
-            op=str(self), input_shapes=shapes,
-            input_dtypes=[str(np.asarray(v).dtype) for v in inputs])
+        raise_broadcast_mismatch(self.scalar_op.name, self, inputs, d)
 
     def perform(self, node, inputs, output_storage):
         self.check_shapes(node, inputs)
@@ -212,6 +206,15 @@ class Elemwise(Op):
                 g = api.cast(g, x.dtype)
             result.append(g)
         return result
+
+
+def raise_broadcast_mismatch(label, op, inputs, d):
+    """ShapeMismatchError for inputs that disagree on dimension ``d`` (Elemwise and fused)."""
+    shapes = [np.shape(v) for v in inputs]
+    raise ShapeMismatchError(
+        f"{label}: input shapes {', '.join(map(str, shapes))} disagree on dimension {d}; only "
+        f"axes whose static size is 1 (broadcastable) may broadcast",
+        op=str(op), input_shapes=shapes, input_dtypes=[str(np.asarray(v).dtype) for v in inputs])
 
 
 def _first_difference(s1, s2):

@@ -21,11 +21,10 @@ import itertools
 
 import numpy as np
 
-from verigraph.checks.errors import ShapeMismatchError
 from verigraph.graph.basic import Apply
 from verigraph.graph.op import Op
 from verigraph.tensor import scalar_table as st
-from verigraph.tensor.elemwise import broadcast_static
+from verigraph.tensor.elemwise import broadcast_static, raise_broadcast_mismatch
 from verigraph.tensor.guards import guard_equal
 from verigraph.tensor.type import TensorType
 from verigraph.tensor.variable import as_tensor_variable, constant
@@ -134,12 +133,7 @@ class FusedElemwise(Op):
         return out
 
     def _raise(self, node, inputs, d):
-        shapes = [np.shape(v) for v in inputs]
-        raise ShapeMismatchError(
-            f"{self}: input shapes {', '.join(map(str, shapes))} disagree on dimension {d}; "
-            f"only axes whose static size is 1 (broadcastable) may broadcast",
-            op=str(self), input_shapes=shapes,
-            input_dtypes=[str(np.asarray(v).dtype) for v in inputs])
+        raise_broadcast_mismatch(str(self), self, inputs, d)
 
     def check_shapes(self, node, inputs):
         """Raise ShapeMismatchError where the unfused nodes would have raised."""

@@ -157,26 +157,11 @@ class _LargeDrawer(_Drawer):
         dtype = dtype or draw(st.sampled_from(self.dtypes))
         if shape is None:
             shape = draw(st.sampled_from(LARGE_SHAPES))
-        static = []
-        for d, size in enumerate(shape):
-            if bcast is not None:
-                static.append(1 if bcast[d] else None)
-            elif size == 1:
-                static.append(1 if draw(st.booleans()) else None)
-            else:
-                static.append(size if draw(st.integers(0, 4)) == 0 else None)
-        name = f"x{len(self.spec.inputs)}"
+        static = self.static_shape(shape, bcast)
         seed = draw(st.integers(0, 2 ** 32 - 1))
-        value = large_value(seed, tuple(shape), dtype)
-        from verigraph.testing.strategies import Value
-        v = Value(name, dtype, tuple(shape), tuple(s == 1 for s in static), True)
-        self.spec.inputs.append(v)
-        self.spec.static[name] = tuple(static)
-        self.spec.values[name] = value
-        self.spec.seeds[name] = seed
-        self.spec.layouts[name] = draw(st.sampled_from(LAYOUTS))
-        self.env[name] = value.copy()
-        self.pool.append(v)
+        v = self.add_leaf(dtype, shape, static, large_value(seed, tuple(shape), dtype))
+        self.spec.seeds[v.name] = seed
+        self.spec.layouts[v.name] = draw(st.sampled_from(LAYOUTS))
         return v
 
     def index(self):

@@ -224,17 +224,25 @@ class _Drawer:
         dtype = dtype or draw(st.sampled_from(self.dtypes))
         if shape is None:
             shape = draw(shapes(self.max_ndim, self.max_side))
+        static = self.static_shape(shape, bcast)
+        return self.add_leaf(dtype, shape, static, draw(tensors(dtype, shape)))
+
+    def static_shape(self, shape, bcast=None):
+        """Draw the declared static shape of an input of runtime ``shape``."""
         static = []
         for d, size in enumerate(shape):
             if bcast is not None:
                 static.append(1 if bcast[d] else None)
             elif size == 1:
                 # Declaring a size-1 axis broadcastable is what lets it broadcast.
-                static.append(1 if draw(st.booleans()) else None)
+                static.append(1 if self.draw(st.booleans()) else None)
             else:
-                static.append(size if draw(st.integers(0, 4)) == 0 else None)
+                static.append(size if self.draw(st.integers(0, 4)) == 0 else None)
+        return static
+
+    def add_leaf(self, dtype, shape, static, value):
+        """Register a new graph input with its value; returns its Value."""
         name = f"x{len(self.spec.inputs)}"
-        value = draw(tensors(dtype, shape))
         v = Value(name, dtype, tuple(shape), tuple(s == 1 for s in static), True)
         self.spec.inputs.append(v)
         self.spec.static[name] = tuple(static)
