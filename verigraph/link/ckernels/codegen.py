@@ -36,6 +36,11 @@ HELPERS = {"sigmoid": "vg_sigmoid_{}", "softplus": "vg_softplus_{}", "maximum": 
            "minimum": "vg_min_{}", "sign": "vg_sign_{}", "clip": "vg_clip_{}"}
 INFIX = {"add": "+", "sub": "-", "mul": "*", "true_div": "/"}
 COMPARE = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "neq": "!="}
+# libm functions with SIMD versions in glibc's libmvec (2.35 and later; 2.22 had only
+# sin, cos, exp, log, pow); declared ``omp declare simd`` when kernels link it (compiler).
+MVEC_UNARY = ("sin", "cos", "tan", "exp", "exp2", "expm1", "log", "log1p", "log2", "log10",
+              "sinh", "cosh", "tanh", "asin", "acos", "atan")
+MVEC_BINARY = ("pow", "atan2")
 # Rows whose libm call is expensive: NumPy's SIMD versions beat a scalar C loop (measured).
 EXPENSIVE = {"exp", "exp2", "expm1", "log", "log1p", "log2", "log10", "sin", "cos", "tan",
              "sinh", "cosh", "tanh", "arcsin", "arccos", "arctan", "arctan2", "pow",
@@ -52,12 +57,24 @@ typedef long long vg_int;
 #else
 #define VG_CLONES
 #endif
+#ifdef VG_MVEC
+/* glibc's vector math library (libmvec) has SIMD versions of these: declared so, a loop
+   calling them is vectorized with calls to the copy for the clone's instruction set. */
+#define VG_SIMD _Pragma("omp simd")
+""" + "".join(
+    f"#pragma omp declare simd notinbranch\n{t} {f}{s}({', '.join([t] * arity)});\n"
+    for f, arity in (*((name, 1) for name in MVEC_UNARY), *((name, 2) for name in MVEC_BINARY))
+    for t, s in (("double", ""), ("float", "f"))) + """#else
+#define VG_SIMD
+#endif
 """
 _HELPER_TEMPLATE = r"""
 static inline T vg_sigmoid_S(T x) {
-    /* exp(-|x|) never overflows: 1/(1+e) for x >= 0, e/(1+e) below (NaN stays NaN). */
-    if (x >= 0) { T e = EXP(-x); return (T)1 / ((T)1 + e); }
-    T e = EXP(x); return e / ((T)1 + e);
+    /* exp(-|x|) never overflows: 1/(1+e) for x >= 0, e/(1+e) below (NaN stays NaN).
+       A selection, not a branch, so the loop still vectorizes. */
+    T e = EXP(-FABS(x));
+    T num = x >= 0 ? (T)1 : e;
+    return num / ((T)1 + e);
 }
 static inline T vg_softplus_S(T x) {
     /* max(x, 0) + log1p(exp(-|x|)): no overflow anywhere. */
@@ -226,15 +243,56 @@ def plan(op, node, with_sum=False):
     inner = "\n".join("        " + line for line in body)
     if not with_sum:
         entry = "vg_kernel"
-        fn = (f"VG_CLONES void {entry}({', '.join(params + [f'{octype} *out'])}) {{\n"
-              + "\n".join(unpack) + "\n"
-              + "    for (vg_int i = 0; i < n; i++) {\n" + inner + "\n"
-              + f"        out[i] = {last};\n    }}\n}}\n")
+        fn = _map_function(entry, params, unpack, inner, last, octype)
     else:
         entry = "vg_sum"
         fn = _sum_function(entry, params, unpack, inner, last, octype)
-    source = PROLOGUE + _helpers() + "\n" + fn
+    source = PROLOGUE + _helpers() + "\n" + fn + _packed(entry, kinds, in_dtypes, octype, with_sum)
     return Kernel(source, entry, kinds, in_dtypes, out_dtype, with_sum, expensive)
+
+
+def _packed(entry, kinds, in_dtypes, octype, with_sum):
+    """``<entry>_packed(n, void **a)``: the same kernel with every argument behind a pointer.
+
+    ``a[k]`` is input k's data, or a pointer to a double (float scalars) or a long long
+    (integer scalars); ``a[ninputs]`` is the output. The trampoline calls this one.
+    """
+    args = ["n"]
+    for k, (kind, dt) in enumerate(zip(kinds, in_dtypes)):
+        if kind == "full":
+            args.append(f"(const {C_TYPES[dt]} *)a[{k}]")
+        elif dt in ("float64", "float32"):
+            args.append(f"*(const double *)a[{k}]")
+        else:
+            args.append(f"*(const vg_int *)a[{k}]")
+    if not with_sum:
+        args.append(f"({octype} *)a[{len(kinds)}]")
+    result = "double" if with_sum else "void"
+    ret = "return " if with_sum else ""
+    return (f"{result} {entry}_packed(vg_int n, void **a) {{\n"
+            f"    {ret}{entry}({', '.join(args)});\n}}\n")
+
+
+def _map_function(entry, params, unpack, inner, last, octype):
+    """The elementwise kernel: a vector loop from the first 64-byte aligned output element.
+
+    NumPy's large arrays start 16 bytes past a 64-byte boundary, so a 64-byte vector load
+    or store straddles two cache lines; the few leading elements run first so that the
+    output and, as they share the offset, usually the inputs are aligned in the main loop
+    (measured: the arithmetic benchmark's chain went from 1.24x to 1.06x np.add's time).
+    """
+    names = [p.rsplit(" ", 1)[-1].lstrip("*") for p in params[1:]] + ["out"]
+    signature = ", ".join(params[1:] + [f"{octype} *out"])
+    return (
+        f"static inline void vg_range(vg_int lo, vg_int hi, {signature}) {{\n"
+        + "\n".join(unpack) + "\n"
+        + "    VG_SIMD\n    for (vg_int i = lo; i < hi; i++) {\n" + inner + "\n"
+        + f"        out[i] = {last};\n    }}\n}}\n"
+        + f"VG_CLONES void {entry}(vg_int n, {signature}) {{\n"
+        + f"    vg_int head = (vg_int)(((64 - ((size_t)out & 63)) & 63) / sizeof({octype}));\n"
+        + "    if (head > n) head = n;\n"
+        + f"    vg_range(0, head, {', '.join(names)});\n"
+        + f"    vg_range(head, n, {', '.join(names)});\n}}\n")
 
 
 # Elements per block of the summing kernel: the block's values are summed with eight
@@ -252,7 +310,7 @@ def _sum_function(entry, params, unpack, inner, last, octype):
         f"    for (vg_int start = 0; start < n; start += {SUM_BLOCK}) {{\n"
         f"        vg_int stop = start + {SUM_BLOCK} < n ? start + {SUM_BLOCK} : n;\n"
         f"        vg_int m = stop - start;\n"
-        f"        for (vg_int i = start; i < stop; i++) {{\n"
+        f"        VG_SIMD\n        for (vg_int i = start; i < stop; i++) {{\n"
         + "\n".join("    " + line for line in inner.split("\n")) + "\n"
         f"            buf[i - start] = {last};\n"
         f"        }}\n"
