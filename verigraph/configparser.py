@@ -19,7 +19,7 @@ _FLAGS = {
     "cast_policy": ("numpy", str, ("numpy",), "dtype promotion follows NumPy 2 rules"),
     "on_unused_input": ("raise", str, ("raise", "warn", "ignore"), "default for function()"),
     "c_kernels": (True, lambda v: str(v).lower() in ("1", "true", "yes"), None,
-                  "large fused elementwise kernels run as generated C (needs a C compiler)"),
+                  "fused elementwise kernels and softmax run as generated C (needs a C compiler)"),
     "nan_guard": (False, lambda v: str(v).lower() in ("1", "true", "yes"), None,
                   "DebugMode also reports non-finite values from finite inputs"),
 }

@@ -171,8 +171,11 @@ class FusedElemwise(Op):
     def make_fast_fn(self, node):
         # Large calls may run a generated C loop instead (optional; see link/ckernels).
         from verigraph.link import ckernels
-        return _KernelBuilder(self, node, ckernels.large_path(self, node),
-                              ckernels.MIN_SIZE).build()
+        from verigraph.link.ckernels import small
+        numpy_fn = _KernelBuilder(self, node, ckernels.large_path(self, node),
+                                  ckernels.MIN_SIZE).build()
+        # Small calls of an often-called node move to C too (tiered; see ckernels.small).
+        return small.tiered(self, node, numpy_fn)
 
 
 # -- kernels for rows whose table kernel is slow or cannot write into a buffer ---------------

@@ -70,4 +70,8 @@ class FusedSum(Op):
 
         def chain_then_sum(*args):
             return np.sum(chain(*args), axis=axes, dtype=dtype)
-        return sum_fn(self, node, self.elemwise, chain_then_sum)
+        from verigraph.link.ckernels import small
+        from verigraph.link.ckernels import _ElemView
+        fn = sum_fn(self, node, self.elemwise, chain_then_sum)
+        return small.tiered(self.elemwise, _ElemView(node, self.elemwise), fn, with_sum=True,
+                            result_type=np.dtype(dtype).type)

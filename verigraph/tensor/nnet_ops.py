@@ -33,6 +33,7 @@ class Softmax(Op):
         output_storage[0][0] = e / np.sum(e, axis=self.axis, keepdims=True) if x.size else e
 
     def make_fast_fn(self, node):
+        from verigraph.link.ckernels.softmax import rows_fn
         axis = self.axis
 
         def fn(x):
@@ -43,7 +44,9 @@ class Softmax(Op):
             np.exp(e, out=e)
             e /= e.sum(axis=axis, keepdims=True)
             return e
-        return fn
+        # Last-axis calls of an often-called node run one C pass per row (ckernels.softmax).
+        return rows_fn("softmax", axis, node.outputs[0].dtype, fn) \
+            if node.inputs[0].dtype == node.outputs[0].dtype else fn
 
     def infer_shape(self, node, shapes):
         return [shapes[0]]
@@ -79,6 +82,20 @@ class LogSoftmax(Op):
             return
         s = x - np.max(x, axis=self.axis, keepdims=True)
         output_storage[0][0] = s - np.log(np.sum(np.exp(s), axis=self.axis, keepdims=True))
+
+    def make_fast_fn(self, node):
+        from verigraph.link.ckernels.softmax import rows_fn
+        axis = self.axis
+
+        def fn(x):
+            if x.size == 0:
+                return x.copy()
+            s = x - x.max(axis=axis, keepdims=True)
+            e = np.exp(s)
+            return np.subtract(s, np.log(e.sum(axis=axis, keepdims=True)), out=s)
+        # Last-axis calls of an often-called node run one C pass per row (ckernels.softmax).
+        return rows_fn("log_softmax", axis, node.outputs[0].dtype, fn) \
+            if node.inputs[0].dtype == node.outputs[0].dtype else fn
 
     def infer_shape(self, node, shapes):
         return [shapes[0]]

@@ -45,6 +45,30 @@ def load(kernel):
     return fn
 
 
+_libraries = {}   # source -> ctypes.CDLL kept alive while its packed entry may be called
+
+
+def packed_address(kernel):
+    """Address of ``kernel``'s ``<entry>_packed`` function (compiling if needed), or None."""
+    source = kernel.source
+    lib = _libraries.get(source)
+    if lib is None:
+        path = compiler.library(source)
+        if path is None:
+            return None
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError as exc:
+            log.debug("C kernel library %s did not load: %s", path, exc)
+            return None
+        _libraries[source] = lib
+    try:
+        return ctypes.cast(getattr(lib, kernel.entry + "_packed"), ctypes.c_void_p).value
+    except AttributeError:
+        return None
+
+
 def forget():
     """Drop loaded functions (tests)."""
     _loaded.clear()
+    _libraries.clear()

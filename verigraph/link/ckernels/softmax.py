@@ -1,0 +1,99 @@
+"""Softmax and log-softmax along the last axis as one C pass per row.
+
+NumPy's version makes four whole-array passes (max, subtract and exp, sum, divide), each
+reading and writing the full matrix; the C kernel keeps a row in L1 while it finds the
+row's maximum, writes ``exp(x - max)`` with libmvec's vector exp while summing, and
+scales the row. Results differ from the NumPy formula only by the order of the row sum
+and the few ulps between libmvec's and NumPy's exp.
+
+Rows are the last axis of a C-contiguous float32/float64 array (any number of leading
+axes); anything else stays on NumPy. Like the small elementwise kernels (``small``), the
+kernel is built in the background once a node has been called often, or on its first call
+when that call is large.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from verigraph.link.ckernels import codegen
+
+_BODY = r"""
+VG_CLONES void vg_NAME(vg_int n, const T *x, vg_int cols, T *out) {
+    if (cols <= 0) return;
+    for (vg_int start = 0; start + cols <= n; start += cols) {
+        const T *xr = x + start;
+        T *o = out + start;
+        /* NaNs are skipped here; exp(NaN - m) then makes the row's sum, so the row, NaN. */
+        T m = -INFINITY;
+        VG_SIMD_MAX
+        for (vg_int j = 0; j < cols; j++) m = xr[j] > m ? xr[j] : m;
+        T s = 0;
+        VG_SIMD_SUM
+        for (vg_int j = 0; j < cols; j++) {
+            T e = EXP(xr[j] - m);
+            FIRST
+            s += e;
+        }
+        SECOND
+    }
+}
+"""
+# softmax: store e, then divide by the sum; log_softmax: store x - m, then subtract log(s).
+_PARTS = {
+    "softmax": ("o[j] = e;", "VG_SIMD\n        for (vg_int j = 0; j < cols; j++) o[j] = o[j] / s;"),
+    "log_softmax": ("o[j] = xr[j] - m;",
+                    "const T ls = LOG(s);\n        VG_SIMD\n"
+                    "        for (vg_int j = 0; j < cols; j++) o[j] = o[j] - ls;"),
+}
+_EXTRA_PROLOGUE = r"""
+#ifdef VG_MVEC
+#define VG_SIMD_SUM _Pragma("omp simd reduction(+:s)")
+#define VG_SIMD_MAX _Pragma("omp simd reduction(max:m)")
+#else
+#define VG_SIMD_SUM
+#define VG_SIMD_MAX
+#endif
+"""
+
+
+def kernel(name, dtype):
+    """The codegen.Kernel of ``name`` ("softmax" or "log_softmax") for float32/float64 rows."""
+    ctype = codegen.C_TYPES[dtype]
+    suffix = "f" if dtype == "float32" else ""
+    first, second = _PARTS[name]
+    body = (_BODY.replace("FIRST", first).replace("SECOND", second).replace("NAME", name)
+            .replace("T ", f"{ctype} ").replace("T *", f"{ctype} *").replace("(T)", f"({ctype})")
+            .replace("EXP(", f"exp{suffix}(").replace("LOG(", f"log{suffix}("))
+    entry = f"vg_{name}"
+    source = (codegen.PROLOGUE + _EXTRA_PROLOGUE + body
+              + codegen._packed(entry, ["full", "scalar"], [dtype, "int64"], ctype, False))
+    return codegen.Kernel(source, entry, ["full", "scalar"], [dtype, "int64"], dtype, False, 1)
+
+
+def rows_fn(name, axis, dtype, numpy_fn):
+    """``numpy_fn`` with the C row kernel for last-axis calls (see ``small.tiered_kernel``)."""
+    from verigraph.link import ckernels
+    from verigraph.link.ckernels import small
+    if not ckernels.enabled() or str(np.dtype(dtype)) not in ("float32", "float64"):
+        return numpy_fn
+    spec = (kernel(name, str(np.dtype(dtype))), False, -1, 1 << 62)
+    state = [None, 0]
+    after, eager = small.SMALL_AFTER_CALLS, ckernels.MIN_SIZE
+
+    def fn(x):
+        k = state[0]
+        if k is not None:
+            if axis in (-1, x.ndim - 1) and x.ndim:
+                r = k(x, x.shape[-1])
+                if r is not None:
+                    return r
+        else:
+            state[1] += 1
+            if state[1] == after or (state[1] < after and x.size >= eager):
+                state[1] = after + 1   # ask once
+                small.request(spec, state)
+        return numpy_fn(x)
+    fn.numpy_fn = numpy_fn
+    fn.small_state = state
+    fn.small_source = spec[0].source
+    return fn
