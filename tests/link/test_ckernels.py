@@ -238,3 +238,21 @@ def test_cache_is_reused(monkeypatch, tmp_path):
         raise AssertionError("compiled again instead of using the cache")
     monkeypatch.setattr(compiler.subprocess, "run", no_compiling)
     assert compiler.library(source) == path
+
+
+@needs_cc
+def test_large_outputs_are_reused_only_when_dropped():
+    x, y = T.dvector("x"), T.dvector("y")
+    f = theano.function([x, y], (x + y) * x - y * 0.5)
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal(20000), rng.standard_normal(20000)
+    kept = [f(a, b * k) for k in range(3)]          # live results: each its own memory
+    for k, r in enumerate(kept):
+        np.testing.assert_array_equal(r, (a + b * k) * a - (b * k) * 0.5)
+    assert len({r.base.ctypes.data for r in kept}) == 3
+    first = f(a, b)
+    address = first.base.ctypes.data
+    del first                                       # dropped: the next call may write there
+    again = f(a, b)
+    assert again.base.ctypes.data == address
+    assert again.ctypes.data % 64 == a.ctypes.data % 64   # the inputs' offset: aligned loop

@@ -4,7 +4,8 @@ NumPy's version makes four whole-array passes (max, subtract and exp, sum, divid
 reading and writing the full matrix; the C kernel keeps a row in L1 while it finds the
 row's maximum, writes ``exp(x - max)`` with libmvec's vector exp while summing, and
 scales the row. Results differ from the NumPy formula only by the order of the row sum
-and the few ulps between libmvec's and NumPy's exp.
+and the few ulps between libmvec's and NumPy's exp; softmax also scales by the sum's
+reciprocal instead of dividing (one more rounding, ~7% faster on 1000x1000).
 
 Rows are the last axis of a C-contiguous float32/float64 array (any number of leading
 axes); anything else stays on NumPy. Like the small elementwise kernels (``small``), the
@@ -40,7 +41,8 @@ VG_CLONES void vg_NAME(vg_int n, const T *x, vg_int cols, T *out) {
 """
 # softmax: store e, then divide by the sum; log_softmax: store x - m, then subtract log(s).
 _PARTS = {
-    "softmax": ("o[j] = e;", "VG_SIMD\n        for (vg_int j = 0; j < cols; j++) o[j] = o[j] / s;"),
+    "softmax": ("o[j] = e;", "const T r = (T)1 / s;\n        VG_SIMD\n"
+                "        for (vg_int j = 0; j < cols; j++) o[j] = o[j] * r;"),
     "log_softmax": ("o[j] = xr[j] - m;",
                     "const T ls = LOG(s);\n        VG_SIMD\n"
                     "        for (vg_int j = 0; j < cols; j++) o[j] = o[j] - ls;"),
