@@ -148,3 +148,48 @@ def test_fused_graph_matches_reference(av, bv):
     f = compile_fast([a, b], [chain(a, b), T.tanh(a) * b - T.sigmoid(b) / 3,
                               T.switch(T.gt(a, b), a, b) ** 2])
     assert_matches_reference(f, av[:n], bv[:n])
+
+
+def _recompute_graph():
+    # z = a + b has three elementwise consumers (the logistic-regression shape: dot + bias
+    # feeding the prediction, the loss and the gradient).
+    a, b = T.dvector("a"), T.dvector("b")
+    z = a + b
+    return [a, b], [T.sigmoid(z), T.softplus(-z) * b, (z * 3 - a) ** 2]
+
+
+def test_cheap_shared_node_is_recomputed_in_each_consumer_with_c_kernels():
+    from verigraph.rewriting import fusion
+    if not fusion._c_kernels():
+        pytest.skip("no C compiler or Python headers: cheap nodes are stored, not recomputed")
+    inputs, outputs = _recompute_graph()
+    f = compile_fast(inputs, outputs)
+    nodes = f.maker.fgraph.toposort()
+    assert all(isinstance(n.op, FusedElemwise) for n in nodes), op_names(f)
+    assert len(nodes) == 3 and all(n.op.steps[0][0] == "add" for n in nodes)
+
+
+def test_cheap_shared_node_is_stored_once_without_c_kernels():
+    from verigraph.configparser import config
+    inputs, outputs = _recompute_graph()
+    with config.change_flags(c_kernels=False):
+        f = compile_fast(inputs, outputs)
+    plain_adds = sum(name.startswith("Elemwise{add") for name in op_names(f))
+    fused_adds = sum(s[0] == "add" for n in fused_nodes(f) for s in n.op.steps)
+    assert plain_adds + fused_adds == 1, op_names(f)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")   # inf - inf in both evaluators
+@FAST
+@given(hnp.arrays("float64", hst.integers(0, 40),
+                  elements=hst.one_of(hst.floats(-50, 50), hst.sampled_from([np.inf, -np.inf]))),
+       hst.floats(-50, 50))
+def test_recomputed_graph_matches_reference(av, shift):
+    from unittest import mock
+
+    from verigraph.link.ckernels import small
+    inputs, outputs = _recompute_graph()
+    with mock.patch.object(small, "SMALL_AFTER_CALLS", 1):
+        f = compile_fast(inputs, outputs)
+    for _ in range(2):   # the first call builds the small kernels, the second runs them
+        assert_matches_reference(f, av, av * 0.5 + shift)

@@ -2,7 +2,9 @@
 
 A node joins its client's tree when its output has exactly that one consumer, the
 client is a plain Elemwise too, and the output broadcasts like the tree's root (so
-every intermediate has the root's shape and the kernel can reuse buffers). Leaves
+every intermediate has the root's shape and the kernel can reuse buffers). Where fused
+kernels run in C, a cheap one-step node (add, sub, mul, neg) with several elementwise
+consumers joins every one of them and is recomputed in each (``_recomputed``). Leaves
 (inputs of the tree) are deduplicated. A lone 0-d float arithmetic node is also
 "fused" (one step): the fused kernel runs it on NumPy scalars, far cheaper than a ufunc.
 """
@@ -28,17 +30,51 @@ def _pattern(var):
     return tuple(s == 1 for s in var.type.shape)
 
 
+# One-step arithmetic cheap enough to recompute inside every consumer's kernel rather than
+# store and read back (a few flops per element against a pass over memory, and one node
+# call less per consumer on small arrays).
+CHEAP = {"add", "sub", "mul", "neg"}
+
+
 def _absorbable(fgraph, var, pattern):
-    """Whether ``var``'s owner can be computed inside its (single) client's fused kernel."""
-    return _plain(var.owner) and single_consumer(fgraph, var) is not None and \
-        _pattern(var) == pattern
+    """Whether ``var``'s owner can be computed inside its client's fused kernel."""
+    return _plain(var.owner) and _pattern(var) == pattern and (
+        single_consumer(fgraph, var) is not None or _recomputed(fgraph, var))
+
+
+def _recomputed(fgraph, var):
+    """Whether ``var`` (several consumers) is recomputed inside each consumer's kernel.
+
+    Only where the kernels run in C (``ckernels.small`` / large path): there recomputing
+    ``a + b`` costs a few instructions per element, while on NumPy it would be a whole
+    extra ufunc call per consumer. Every consumer must be a plain elementwise node of the
+    same broadcast pattern (so each one fuses it) and ``var`` no output of the function.
+    """
+    node = var.owner
+    if node.op.scalar_op.name not in CHEAP or len(node.inputs) > 2 or not _c_kernels():
+        return False
+    clients = fgraph.clients.get(var, ())
+    if len(clients) < 2:
+        return False
+    pattern = _pattern(var)
+    return all(not isinstance(c, str) and _plain(c) and _pattern(c.outputs[0]) == pattern
+               for c, _ in clients)
+
+
+def _c_kernels():
+    from verigraph.link import ckernels
+    from verigraph.link.ckernels import compiler, trampoline
+    return ckernels.enabled() and compiler.compiler() is not None and \
+        trampoline._flags() is not None
 
 
 def _is_absorbed(fgraph, node):
-    """Whether ``node`` will be fused into its client's tree (so it is not a root)."""
+    """Whether ``node`` will be fused into its clients' trees (so it is not a root)."""
     out = node.outputs[0]
     client = single_consumer(fgraph, out)
-    return _plain(client) and _pattern(out) == _pattern(client.outputs[0])
+    if client is not None:
+        return _plain(client) and _pattern(out) == _pattern(client.outputs[0])
+    return _plain(node) and _recomputed(fgraph, out)
 
 
 def _check_dims(node):
