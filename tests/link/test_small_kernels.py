@@ -156,18 +156,19 @@ def test_softmax_rows_in_c_match_reference(op_class, dtype):
     assert type(_warm(fn, np.ones((2, 3), dtype))[0]).__name__ == "Kernel"
     width = 32 if dtype == "float32" else 64
 
-    @settings(max_examples=60, deadline=None)
-    @given(hnp.arrays(dtype, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=70),
-                      elements=hst.one_of(hst.floats(-80, 80, width=width),
-                                          hst.sampled_from([np.inf, -np.inf, np.nan]))))
-    def run(v):
+    def check(v):
         store = [[None]]
         node.op.perform(node, [v.copy()], store)
         want = store[0][0]
         got = fn(v)
         assert got.dtype == want.dtype and got.shape == want.shape
         assert compare(got, want, dtype) is None, (v, got, want)
-    run()
+    # Found by hypothesis: 1 + 23 tiny terms summed in float32 drifted by 8 ulps of 1.
+    check(np.array([[17.0] + [2.0] * 23], dtype))
+    settings(max_examples=60, deadline=None)(given(hnp.arrays(
+        dtype, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=70),
+        elements=hst.one_of(hst.floats(-80, 80, width=width),
+                            hst.sampled_from([np.inf, -np.inf, np.nan]))))(check))()
 
 
 @needs_c

@@ -28,12 +28,12 @@ VG_CLONES void vg_NAME(vg_int n, const T *x, vg_int cols, T *out) {
         T m = -INFINITY;
         VG_SIMD_MAX
         for (vg_int j = 0; j < cols; j++) m = xr[j] > m ? xr[j] : m;
-        T s = 0;
+        double s = 0;   /* float32 rows too: a float sum of 1 + many tiny terms drifts */
         VG_SIMD_SUM
         for (vg_int j = 0; j < cols; j++) {
             T e = EXP(xr[j] - m);
             FIRST
-            s += e;
+            s += (double)e;
         }
         SECOND
     }
@@ -41,10 +41,10 @@ VG_CLONES void vg_NAME(vg_int n, const T *x, vg_int cols, T *out) {
 """
 # softmax: store e, then divide by the sum; log_softmax: store x - m, then subtract log(s).
 _PARTS = {
-    "softmax": ("o[j] = e;", "const T r = (T)1 / s;\n        VG_SIMD\n"
+    "softmax": ("o[j] = e;", "const T r = (T)(1.0 / s);\n        VG_SIMD\n"
                 "        for (vg_int j = 0; j < cols; j++) o[j] = o[j] * r;"),
     "log_softmax": ("o[j] = xr[j] - m;",
-                    "const T ls = LOG(s);\n        VG_SIMD\n"
+                    "const T ls = (T)log(s);\n        VG_SIMD\n"
                     "        for (vg_int j = 0; j < cols; j++) o[j] = o[j] - ls;"),
 }
 _EXTRA_PROLOGUE = r"""
