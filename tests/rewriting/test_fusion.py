@@ -9,6 +9,7 @@ from hypothesis.extra import numpy as hnp
 
 import verigraph.tensor as T
 from verigraph.checks.errors import ShapeMismatchError
+from verigraph.checks.tolerance import compare
 from verigraph.link.reference import evaluate, run_node_reference
 from verigraph.tensor import api
 from verigraph.tensor.fused import CHUNK_MIN_SIZE, SMALL_SIZE, FusedElemwise
@@ -127,7 +128,10 @@ def test_fused_kernels_agree_with_perform(rows, n, seed):
         with np.errstate(all="ignore"):
             values = evaluate(node.inputs, dict(zip(fg.inputs, given_values)))
             fast, ref = _kernel_and_perform(node, values)
-            np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-300)
+            # The checks' float64 tolerance, not equality: a C kernel calls libmvec's exp
+            # (within 4 ulp), and exp(exp(exp(x))) multiplies an ulp's relative error by
+            # the arguments (1.7e-12 relative was seen).
+            assert compare(fast, ref) is None, (rows, n, seed)
             # ... and each in-place variant, on copies (the kernel overwrites input k).
             for k, inp in enumerate(node.inputs):
                 if inp.type == node.outputs[0].type and np.ndim(values[k]):
@@ -136,7 +140,7 @@ def test_fused_kernels_agree_with_perform(rows, n, seed):
                     copies = [np.array(v, copy=True) for v in values]
                     got = op.make_fast_fn(inplace_node)(*copies)
                     assert got is copies[k]
-                    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-300)
+                    assert compare(got, ref) is None, (rows, n, seed, k)
 
 
 @FAST
