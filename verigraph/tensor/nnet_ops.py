@@ -13,6 +13,14 @@ def _float_dtype(dtype):
     return dtype if np.dtype(dtype).kind == "f" else "float64"
 
 
+def _with_c_rows(name, axis, node, numpy_fn):
+    """``numpy_fn``, whose last-axis calls run one C pass per row once the node is hot."""
+    if node.inputs[0].dtype != node.outputs[0].dtype:
+        return numpy_fn
+    from verigraph.link.ckernels.softmax import rows_fn
+    return rows_fn(name, axis, node.outputs[0].dtype, numpy_fn)
+
+
 class Softmax(Op):
     """``exp(x - max) / sum(exp(x - max))`` along ``axis``."""
 
@@ -33,7 +41,6 @@ class Softmax(Op):
         output_storage[0][0] = e / np.sum(e, axis=self.axis, keepdims=True) if x.size else e
 
     def make_fast_fn(self, node):
-        from verigraph.link.ckernels.softmax import rows_fn
         axis = self.axis
 
         def fn(x):
@@ -44,9 +51,7 @@ class Softmax(Op):
             np.exp(e, out=e)
             e /= e.sum(axis=axis, keepdims=True)
             return e
-        # Last-axis calls of an often-called node run one C pass per row (ckernels.softmax).
-        return rows_fn("softmax", axis, node.outputs[0].dtype, fn) \
-            if node.inputs[0].dtype == node.outputs[0].dtype else fn
+        return _with_c_rows("softmax", axis, node, fn)
 
     def infer_shape(self, node, shapes):
         return [shapes[0]]
@@ -84,7 +89,6 @@ class LogSoftmax(Op):
         output_storage[0][0] = s - np.log(np.sum(np.exp(s), axis=self.axis, keepdims=True))
 
     def make_fast_fn(self, node):
-        from verigraph.link.ckernels.softmax import rows_fn
         axis = self.axis
 
         def fn(x):
@@ -93,9 +97,7 @@ class LogSoftmax(Op):
             s = x - x.max(axis=axis, keepdims=True)
             e = np.exp(s)
             return np.subtract(s, np.log(e.sum(axis=axis, keepdims=True)), out=s)
-        # Last-axis calls of an often-called node run one C pass per row (ckernels.softmax).
-        return rows_fn("log_softmax", axis, node.outputs[0].dtype, fn) \
-            if node.inputs[0].dtype == node.outputs[0].dtype else fn
+        return _with_c_rows("log_softmax", axis, node, fn)
 
     def infer_shape(self, node, shapes):
         return [shapes[0]]

@@ -226,14 +226,7 @@ def plan(op, node, with_sum=False):
         names[("s", j)] = f"s{j}"
         dtypes.append(dtype)
     octype = C_TYPES[out_dtype]
-    params = ["vg_int n"]
-    for k, (kind, dt) in enumerate(zip(kinds, in_dtypes)):
-        if kind == "full":
-            params.append(f"const {C_TYPES[dt]} *p{k}")
-        elif dt in ("float64", "float32"):
-            params.append(f"double v{k}_in")
-        else:
-            params.append(f"vg_int v{k}_in")
+    params = ["vg_int n"] + [param for param, _ in _argument_forms(kinds, in_dtypes)]
     unpack = []
     for k, (kind, dt) in enumerate(zip(kinds, in_dtypes)):
         if kind == "scalar":
@@ -251,20 +244,30 @@ def plan(op, node, with_sum=False):
     return Kernel(source, entry, kinds, in_dtypes, out_dtype, with_sum, expensive)
 
 
+def _argument_forms(kinds, in_dtypes):
+    """Per input: (its parameter in the kernel's signature, its value read from ``a[k]``).
+
+    Full inputs are pointers to their dtype; float scalars travel as doubles and integer
+    scalars as long longs (converted to the step's type inside the kernel).
+    """
+    forms = []
+    for k, (kind, dt) in enumerate(zip(kinds, in_dtypes)):
+        if kind == "full":
+            forms.append((f"const {C_TYPES[dt]} *p{k}", f"(const {C_TYPES[dt]} *)a[{k}]"))
+        elif dt in ("float64", "float32"):
+            forms.append((f"double v{k}_in", f"*(const double *)a[{k}]"))
+        else:
+            forms.append((f"vg_int v{k}_in", f"*(const vg_int *)a[{k}]"))
+    return forms
+
+
 def _packed(entry, kinds, in_dtypes, octype, with_sum):
     """``<entry>_packed(n, void **a)``: the same kernel with every argument behind a pointer.
 
     ``a[k]`` is input k's data, or a pointer to a double (float scalars) or a long long
     (integer scalars); ``a[ninputs]`` is the output. The trampoline calls this one.
     """
-    args = ["n"]
-    for k, (kind, dt) in enumerate(zip(kinds, in_dtypes)):
-        if kind == "full":
-            args.append(f"(const {C_TYPES[dt]} *)a[{k}]")
-        elif dt in ("float64", "float32"):
-            args.append(f"*(const double *)a[{k}]")
-        else:
-            args.append(f"*(const vg_int *)a[{k}]")
+    args = ["n"] + [packed for _, packed in _argument_forms(kinds, in_dtypes)]
     if not with_sum:
         args.append(f"({octype} *)a[{len(kinds)}]")
     result = "double" if with_sum else "void"
