@@ -209,3 +209,19 @@ def test_trampoline_source_fits_the_packed_entry():
     assert f"void {kernel.entry}_packed(vg_int n, void **a)" in kernel.source
     assert trampoline.kinds_of(kernel) == [trampoline.KIND_FULL, trampoline.KIND_FULL,
                                            trampoline.KIND_FLOAT]
+
+
+@needs_c
+def test_built_on_first_call_runs_c_from_the_second_call(monkeypatch):
+    monkeypatch.setattr(small, "SMALL_AFTER_CALLS", 64)
+    monkeypatch.setattr(small, "BACKGROUND", True)
+    x = T.dvector("x")
+    with small.built_on_first_call():
+        f = theano.function([x], T.exp(-x) * 2 + x)
+    assert (small.SMALL_AFTER_CALLS, small.BACKGROUND) == (64, True)   # restored
+    fns = [fn for fn in f.maker.program.fns if hasattr(fn, "small_state")]
+    assert fns and all(fn.small_state[0] is None for fn in fns)
+    v = np.linspace(-3, 3, 50)
+    f(v)                                   # builds, synchronously
+    assert all(fn.small_state[0] is not None for fn in fns)
+    np.testing.assert_allclose(f(v), np.exp(-v) * 2 + v, rtol=1e-14)

@@ -94,9 +94,11 @@ def check_spec(spec, modes=MODES):
     """Every disagreement of ``spec`` across NumPy, the reference evaluator and ``modes``.
 
     The reference evaluator runs the unrewritten graph; NumPy semantics come from the
-    spec's NumPy text. Each mode compiles and runs the graph once (cross-checks off, so
-    a difference is reported here, with the mode's own findings reported as found).
+    spec's NumPy text. Each mode compiles and runs the graph twice (cross-checks off, so
+    a difference is reported here, with the mode's own findings reported as found); the
+    first call also builds the compiled small-call kernels, so the second runs them.
     """
+    from verigraph.link.ckernels import small
     from verigraph.checks.precision import working_dtypes
     from verigraph.compile.function import function
     from verigraph.configparser import config
@@ -116,8 +118,9 @@ def check_spec(spec, modes=MODES):
     with config.change_flags(crosscheck="off"):
         for mode in modes:
             values = spec.input_values()
-            f = run_in_mode(mode, problems, lambda: function(
-                inputs, outputs, mode=mode, on_unused_input="ignore"))
+            with small.built_on_first_call():
+                f = run_in_mode(mode, problems, lambda: function(
+                    inputs, outputs, mode=mode, on_unused_input="ignore"))
             got = FAILED if f is FAILED else run_in_mode(mode, problems, lambda: f(*values))
             if got is FAILED:
                 continue

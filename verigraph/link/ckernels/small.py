@@ -15,6 +15,7 @@ DebugMode, which compares every call with the reference ``perform``, checks eith
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -51,6 +52,7 @@ def tiered(op, node, numpy_fn, with_sum=False, result_type=None):
     spec = (kernel, with_sum, -1 if inplace is None else inplace, ckernels.MIN_SIZE)
     state = [None, 0]          # [trampoline Kernel once built, calls so far]
     after = SMALL_AFTER_CALLS
+    background = BACKGROUND    # as when the function was compiled (built_on_first_call)
 
     if with_sum:
         def fn(*args):
@@ -62,7 +64,7 @@ def tiered(op, node, numpy_fn, with_sum=False, result_type=None):
             else:
                 state[1] += 1
                 if state[1] == after:
-                    request(spec, state)
+                    request(spec, state, background)
             return numpy_fn(*args)
     else:
         def fn(*args):
@@ -74,7 +76,7 @@ def tiered(op, node, numpy_fn, with_sum=False, result_type=None):
             else:
                 state[1] += 1
                 if state[1] == after:
-                    request(spec, state)
+                    request(spec, state, background)
             return numpy_fn(*args)
     fn.__dict__.update(getattr(numpy_fn, "__dict__", {}))
     fn.numpy_fn = numpy_fn
@@ -83,9 +85,26 @@ def tiered(op, node, numpy_fn, with_sum=False, result_type=None):
     return fn
 
 
-def request(spec, state):
+@contextlib.contextmanager
+def built_on_first_call():
+    """Functions compiled inside move their small calls to C from the second call on.
+
+    The first call builds each node's kernel synchronously (and still runs NumPy), so a
+    differential check can compare a second call, now in C, with the reference
+    (``verigraph fuzz`` does).
+    """
+    global SMALL_AFTER_CALLS, BACKGROUND
+    saved = SMALL_AFTER_CALLS, BACKGROUND
+    SMALL_AFTER_CALLS, BACKGROUND = 1, False
+    try:
+        yield
+    finally:
+        SMALL_AFTER_CALLS, BACKGROUND = saved
+
+
+def request(spec, state, background=None):
     """Build ``spec``'s kernel and store its trampoline object in ``state[0]``."""
-    if not BACKGROUND:
+    if not (BACKGROUND if background is None else background):
         build(spec, state)
         return
     global _jobs

@@ -80,7 +80,7 @@ def rows_fn(name, axis, dtype, numpy_fn):
         return numpy_fn
     spec = (kernel(name, str(np.dtype(dtype))), False, -1, 1 << 62)
     state = [None, 0]
-    after, eager = small.SMALL_AFTER_CALLS, ckernels.MIN_SIZE
+    after, eager, background = small.SMALL_AFTER_CALLS, ckernels.MIN_SIZE, small.BACKGROUND
 
     def fn(x):
         k = state[0]
@@ -93,7 +93,7 @@ def rows_fn(name, axis, dtype, numpy_fn):
             state[1] += 1
             if state[1] == after or (state[1] < after and x.size >= eager):
                 state[1] = after + 1   # ask once
-                small.request(spec, state)
+                small.request(spec, state, background)
         return numpy_fn(x)
     fn.numpy_fn = numpy_fn
     fn.small_state = state
