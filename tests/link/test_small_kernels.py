@@ -225,3 +225,17 @@ def test_built_on_first_call_runs_c_from_the_second_call(monkeypatch):
     f(v)                                   # builds, synchronously
     assert all(fn.small_state[0] is not None for fn in fns)
     np.testing.assert_allclose(f(v), np.exp(-v) * 2 + v, rtol=1e-14)
+
+
+@needs_c
+def test_debugmode_checks_the_small_c_kernels(monkeypatch):
+    """A planted bug in the C form of `add` is caught by DebugMode from the second call."""
+    from verigraph.checks.errors import BadThunkOutput
+    monkeypatch.setattr(small, "SMALL_AFTER_CALLS", 64)      # DebugMode must not wait for 64
+    monkeypatch.setitem(codegen.INFIX, "add", "-")          # C kernels now subtract
+    x, y = T.dvector("x"), T.dvector("y")
+    f = theano.function([x, y], T.exp(x) * 2 + y, mode="DebugMode")
+    v = np.linspace(-1, 1, 30)
+    np.testing.assert_allclose(f(v, v), np.exp(v) * 2 + v)   # first call: NumPy kernels
+    with pytest.raises(BadThunkOutput):
+        f(v, v)                                              # second call: the C kernel
