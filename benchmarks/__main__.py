@@ -48,7 +48,15 @@ def parse_args(argv):
                         help="backends besides numpy (always on): " + ", ".join(b.key for b in BACKENDS[1:]))
     parser.add_argument("--list", action="store_true", help="list workloads and backends, then exit")
     parser.add_argument("--verbose", action="store_true", help="print tracebacks of backend errors")
+    parser.add_argument("--all-cpus", action="store_true",
+                        help="do not pin the run to one CPU (libraries may then use every core)")
     return parser.parse_args(argv)
+
+
+def _pinning(cpus, total):
+    if not cpus:
+        return ""
+    return f" · pinned to CPU {cpus[0]}" if len(cpus) == 1 else f" · {len(cpus)} of {total} CPUs"
 
 
 def main(argv=None):
@@ -78,13 +86,17 @@ def main(argv=None):
         raise SystemExit(f"unknown backend(s) {unknown}; choose from: {', '.join(BACKENDS_BY_KEY)}")
     keys = [b.key for b in BACKENDS if b.key in wanted]
 
+    if args.all_cpus:
+        from benchmarks.environment import unpin
+        unpin()
     start = perf_counter()
     loaded = load_backends(keys)
     for key, why in loaded.skipped.items():
         console.print(f"[yellow]skipped[/] {BACKENDS_BY_KEY[key].label}: {why}")
     meta = describe(loaded)
     console.print(f"[dim]{meta['date']} · {meta['cpu']} · {meta['cpus']} CPUs · "
-                  f"{', '.join(f'{k} {v}' for k, v in meta['versions'].items())} · one thread[/]")
+                  f"{', '.join(f'{k} {v}' for k, v in meta['versions'].items())} · one thread"
+                  f"{_pinning(meta['cpu_affinity'], meta['cpus'])}[/]")
 
     results = []
     for w in workloads:

@@ -8,7 +8,7 @@ import platform
 import subprocess
 import sys
 
-from benchmarks.environment import REPORTED_VARIABLES
+from benchmarks.environment import REPORTED_VARIABLES, affinity
 
 
 def cpu_model() -> str:
@@ -32,6 +32,7 @@ def describe(loaded=None) -> dict:
         "date": datetime.date.today().isoformat(),
         "cpu": cpu_model(),
         "cpus": os.cpu_count(),
+        "cpu_affinity": affinity(),
         "platform": platform.platform(),
         "executable": sys.executable,
         "versions": versions,
