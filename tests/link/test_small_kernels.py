@@ -239,3 +239,18 @@ def test_debugmode_checks_the_small_c_kernels(monkeypatch):
     np.testing.assert_allclose(f(v, v), np.exp(v) * 2 + v)   # first call: NumPy kernels
     with pytest.raises(BadThunkOutput):
         f(v, v)                                              # second call: the C kernel
+
+
+def test_without_python_headers_small_calls_stay_on_numpy(monkeypatch):
+    """No Python.h (or no compiler): nothing is built, results come from NumPy, no error."""
+    monkeypatch.setattr(trampoline, "_flags", lambda: None)
+    monkeypatch.setattr(trampoline, "_module", [])
+    node = _node(LOGISTIC, "float64")
+    fn = node.op.make_fast_fn(node)
+    x, y, c = np.linspace(-5, 5, 40), np.linspace(0, 1, 40), np.array([0.5])
+    for _ in range(3):
+        np.testing.assert_allclose(fn(x, y, c), _reference(node, [x, y, c]), rtol=1e-12)
+    assert fn.small_state[0] is None
+    assert trampoline._module == [None]
+    from verigraph.rewriting import fusion
+    assert not fusion._c_kernels()      # and fusion stores shared steps instead of recomputing
