@@ -53,7 +53,8 @@ def _reference(node, values):
 
 
 def _warm(fn, *args):
-    """Call once (this builds the kernel) and return the fast function's small state."""
+    """Call twice (the first builds the kernel, the second checks and adopts it)."""
+    fn(*args)
     fn(*args)
     return fn.small_state
 
@@ -139,6 +140,7 @@ def test_compiled_function_switches_to_c_in_background(monkeypatch):
     for _ in range(5):
         np.testing.assert_allclose(f(xv, yv), want, rtol=1e-12)
     small.wait()
+    np.testing.assert_allclose(f(xv, yv), want, rtol=1e-12)   # the checked first C call
     fns = f.maker.program.fns
     assert any(getattr(fn, "small_state", [None])[0] is not None for fn in fns), \
         "no node moved to C after the background build"
@@ -223,8 +225,9 @@ def test_built_on_first_call_runs_c_from_the_second_call(monkeypatch):
     assert fns and all(fn.small_state[0] is None for fn in fns)
     v = np.linspace(-3, 3, 50)
     f(v)                                   # builds, synchronously
-    assert all(fn.small_state[0] is not None for fn in fns)
+    assert all(fn.small_state[2] is not None for fn in fns)
     np.testing.assert_allclose(f(v), np.exp(-v) * 2 + v, rtol=1e-14)
+    assert all(fn.small_state[0] is not None for fn in fns)   # adopted without a NumPy re-run
 
 
 @needs_c
@@ -254,3 +257,33 @@ def test_without_python_headers_small_calls_stay_on_numpy(monkeypatch):
     assert trampoline._module == [None]
     from verigraph.rewriting import fusion
     assert not fusion._c_kernels()      # and fusion stores shared steps instead of recomputing
+
+
+@needs_c
+def test_a_wrong_kernel_is_caught_at_the_switch_and_never_used(monkeypatch):
+    """FAST_RUN checks a kernel's first call against NumPy: a planted bug warns, never answers."""
+    monkeypatch.setitem(codegen.INFIX, "add", "-")          # C kernels now subtract
+    x, y = T.dvector("x"), T.dvector("y")
+    f = theano.function([x, y], T.exp(x) * 2 + y)
+    v = np.linspace(-1, 1, 30)
+    want = np.exp(v) * 2 + v
+    np.testing.assert_allclose(f(v, v), want)                 # builds the (wrong) kernel
+    with pytest.warns(small.KernelMismatchWarning, match="disagrees with its NumPy kernel"):
+        np.testing.assert_allclose(f(v, v), want)             # checked: NumPy's answer
+    for _ in range(3):
+        np.testing.assert_allclose(f(v, v), want)             # and NumPy from then on
+    assert all(fn.small_state[0] is None for fn in f.maker.program.fns
+               if hasattr(fn, "small_state"))
+
+
+@needs_c
+def test_switch_check_copies_the_destroyed_input():
+    steps = [("mul", (X, ("i", 2))), ("sub", (Y, ("s", 0)))]
+    node = _node(steps, "float64", inplace=1)
+    fn = node.op.make_fast_fn(node)
+    fn(np.ones(5), np.ones(5), np.ones(1))                    # builds
+    x, y = np.arange(6.0), np.full(6, 10.0)
+    out = fn(x, y, np.array([2.0]))                           # checked first C call
+    assert fn.small_state[0] is not None
+    assert out is y
+    np.testing.assert_array_equal(out, 10.0 - 2.0 * np.arange(6.0))

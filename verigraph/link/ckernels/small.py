@@ -20,6 +20,7 @@ import logging
 import os
 import queue
 import threading
+import warnings
 
 import numpy as np
 
@@ -29,6 +30,8 @@ log = logging.getLogger("verigraph.ckernels")
 SMALL_AFTER_CALLS = 64
 # Build in a background thread (tests set False to build inside the triggering call).
 BACKGROUND = True
+# Check each kernel's first call against the NumPy kernel before it takes over (Switch).
+VERIFY_SWITCH = True
 
 _jobs = None       # queue.Queue of pending builds, created with the worker thread
 _lock = threading.Lock()
@@ -41,6 +44,7 @@ def tiered(op, node, numpy_fn, with_sum=False, result_type=None):
     kernel is planned; ``with_sum`` plans the summing kernel, whose double result is
     converted with ``result_type``.
     """
+    from verigraph.checks.precision import loosest
     from verigraph.link import ckernels
     from verigraph.link.ckernels import trampoline
     if not ckernels.enabled():
@@ -50,39 +54,103 @@ def tiered(op, node, numpy_fn, with_sum=False, result_type=None):
         return numpy_fn
     inplace = getattr(op, "inplace_input", None)
     spec = (kernel, with_sum, -1 if inplace is None else inplace, ckernels.MIN_SIZE)
-    state = [None, 0]          # [trampoline Kernel once built, calls so far]
-    after = SMALL_AFTER_CALLS
-    background = BACKGROUND    # as when the function was compiled (built_on_first_call)
+    switch = Switch(f"{op} (built at {getattr(node, 'source', '?')})", spec[2],
+                    loosest(op.working_dtypes()), result_type if with_sum else None)
+    return wrap(numpy_fn, spec, switch, lambda k, args: k(*args), kernel.source)
 
-    if with_sum:
-        def fn(*args):
-            k = state[0]
-            if k is not None:
-                r = k(*args)
-                if r is not None:
-                    return result_type(r)
-            else:
-                state[1] += 1
-                if state[1] == after:
-                    request(spec, state, background)
-            return numpy_fn(*args)
-    else:
-        def fn(*args):
-            k = state[0]
-            if k is not None:
-                r = k(*args)
-                if r is not None:
-                    return r
-            else:
-                state[1] += 1
-                if state[1] == after:
-                    request(spec, state, background)
-            return numpy_fn(*args)
+
+def wrap(numpy_fn, spec, switch, call_kernel, source, eager_size=None):
+    """The tiered function: NumPy until the kernel is built and its first call verified.
+
+    ``call_kernel(kernel, args)`` calls the trampoline object (None: these arguments do
+    not fit it). The kernel is asked for at the ``SMALL_AFTER_CALLS``-th call, or at the
+    first call whose first argument has ``eager_size`` elements or more. The settings in
+    force when the function is compiled are kept: ``SMALL_AFTER_CALLS``, ``BACKGROUND``
+    and whether the switch is verified.
+    """
+    state = [None, 0, None]    # [verified kernel, calls so far, built kernel awaiting check]
+    after, background = SMALL_AFTER_CALLS, BACKGROUND
+    switch.verify = VERIFY_SWITCH and _crosscheck_on()
+    convert = switch.result_type
+
+    def fn(*args):
+        k = state[0]
+        if k is not None:
+            r = call_kernel(k, args)
+            if r is not None:
+                return r if convert is None else convert(r)
+        elif state[2] is not None:
+            return switch.first_call(state, numpy_fn, call_kernel, args)
+        else:
+            state[1] += 1
+            if state[1] == after or (eager_size is not None and 0 < state[1] < after
+                                     and args[0].size >= eager_size):
+                state[1] = after       # asked once: the count never meets `after` again
+                request(spec, state, background)
+        return numpy_fn(*args)
     fn.__dict__.update(getattr(numpy_fn, "__dict__", {}))
     fn.numpy_fn = numpy_fn
     fn.small_state = state
-    fn.small_source = kernel.source
+    fn.small_source = source
     return fn
+
+
+class KernelMismatchWarning(RuntimeWarning):
+    """A node's compiled kernel disagreed with its NumPy kernel; the node stays on NumPy."""
+
+
+class Switch:
+    """Checks a node's first call through its compiled kernel against its NumPy kernel.
+
+    Both run on the same arguments (the destroyed input of an in-place kernel is copied
+    for NumPy) and are compared at the checks' tolerance for the node's working dtype.
+    If they agree the kernel takes over; if not, a ``KernelMismatchWarning`` names the
+    node and the difference, the call returns NumPy's result and the node never uses
+    the kernel: a wrong compiled kernel costs speed, never a wrong answer. Off with
+    ``config.crosscheck = 'off'`` and in DebugMode and ``verigraph fuzz``, which compare
+    every C call with the reference themselves (``built_on_first_call``).
+    """
+
+    def __init__(self, label, inplace, working_dtype, result_type=None):
+        self.label, self.inplace = label, inplace
+        self.working_dtype, self.result_type = working_dtype, result_type
+        self.verify = True
+
+    def first_call(self, state, numpy_fn, call_kernel, args):
+        """Run the awaiting kernel for the first time (checked), promoting or dropping it."""
+        kernel = state[2]
+        if not self.verify:
+            state[0], state[2] = kernel, None
+            return numpy_fn(*args) if (r := call_kernel(kernel, args)) is None else self._out(r)
+        numpy_args = list(args)
+        if self.inplace >= 0:
+            numpy_args[self.inplace] = np.array(args[self.inplace], copy=True)
+        want = numpy_fn(*numpy_args)
+        got = call_kernel(kernel, args)
+        if got is None:
+            return want        # these arguments do not fit the kernel: check a later call
+        got = self._out(got)
+        from verigraph.checks.tolerance import compare
+        bad = compare(np.asarray(got), np.asarray(want), self.working_dtype)
+        state[2] = None
+        if bad is None:
+            state[0] = kernel
+            return got
+        state[1] = -(1 << 62)  # never asked for again
+        warnings.warn(KernelMismatchWarning(
+            f"the compiled C kernel of {self.label} disagrees with its NumPy kernel on its "
+            f"first call (max abs diff {bad[0]:.3g}, max rel diff {bad[1]:.3g}: {bad[2]}); "
+            f"the node keeps running on NumPy. Please report this with the graph."),
+            stacklevel=3)
+        return want
+
+    def _out(self, r):
+        return r if self.result_type is None else self.result_type(r)
+
+
+def _crosscheck_on():
+    from verigraph.configparser import config
+    return str(config.crosscheck).strip().lower() != "off"
 
 
 @contextlib.contextmanager
@@ -91,15 +159,16 @@ def built_on_first_call():
 
     The first call builds each node's kernel synchronously (and still runs NumPy), so a
     differential check can compare a second call, now in C, with the reference
-    (``verigraph fuzz`` does).
+    (``verigraph fuzz`` and DebugMode do). The switch is not verified against NumPy
+    inside (``Switch``): those checks compare every C result themselves.
     """
-    global SMALL_AFTER_CALLS, BACKGROUND
-    saved = SMALL_AFTER_CALLS, BACKGROUND
-    SMALL_AFTER_CALLS, BACKGROUND = 1, False
+    global SMALL_AFTER_CALLS, BACKGROUND, VERIFY_SWITCH
+    saved = SMALL_AFTER_CALLS, BACKGROUND, VERIFY_SWITCH
+    SMALL_AFTER_CALLS, BACKGROUND, VERIFY_SWITCH = 1, False, False
     try:
         yield
     finally:
-        SMALL_AFTER_CALLS, BACKGROUND = saved
+        SMALL_AFTER_CALLS, BACKGROUND, VERIFY_SWITCH = saved
 
 
 def request(spec, state, background=None):
@@ -153,5 +222,6 @@ def build(spec, state):
     if address is None:
         return
     types = [np.dtype(d).num if k == "full" else 0 for k, d in zip(kernel.kinds, kernel.in_dtypes)]
-    state[0] = mod.Kernel(address, int(with_sum), inplace, np.dtype(kernel.out_dtype).num,
+    # Awaiting its first, checked call (Switch.first_call) before it serves the node.
+    state[2] = mod.Kernel(address, int(with_sum), inplace, np.dtype(kernel.out_dtype).num,
                           max_n, trampoline.kinds_of(kernel), types)

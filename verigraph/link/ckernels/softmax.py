@@ -73,29 +73,16 @@ def kernel(name, dtype):
 
 
 def rows_fn(name, axis, dtype, numpy_fn):
-    """``numpy_fn`` with the C row kernel for last-axis calls (see ``small.tiered_kernel``)."""
+    """``numpy_fn`` with the C row kernel for last-axis calls (see ``small.wrap``)."""
     from verigraph.link import ckernels
     from verigraph.link.ckernels import small
     if not ckernels.enabled() or str(np.dtype(dtype)) not in ("float32", "float64"):
         return numpy_fn
     spec = (kernel(name, str(np.dtype(dtype))), False, -1, 1 << 62)
-    state = [None, 0]
-    after, eager, background = small.SMALL_AFTER_CALLS, ckernels.MIN_SIZE, small.BACKGROUND
 
-    def fn(x):
-        k = state[0]
-        if k is not None:
-            if axis in (-1, x.ndim - 1) and x.ndim:
-                r = k(x, x.shape[-1])
-                if r is not None:
-                    return r
-        else:
-            state[1] += 1
-            if state[1] == after or (state[1] < after and x.size >= eager):
-                state[1] = after + 1   # ask once
-                small.request(spec, state, background)
-        return numpy_fn(x)
-    fn.numpy_fn = numpy_fn
-    fn.small_state = state
-    fn.small_source = spec[0].source
-    return fn
+    def call_kernel(k, args):
+        x = args[0]
+        return k(x, x.shape[-1]) if x.ndim and axis in (-1, x.ndim - 1) else None
+    switch = small.Switch(f"{name} rows", -1, str(np.dtype(dtype)))
+    return small.wrap(numpy_fn, spec, switch, call_kernel, spec[0].source,
+                      eager_size=ckernels.MIN_SIZE)
