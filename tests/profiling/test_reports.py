@@ -167,3 +167,27 @@ def test_load_profile_rejects_foreign_json(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(ProfileFormatError, match="not valid JSON"):
         load_profile(str(bad))
+
+
+def test_nodes_say_which_kernel_runs():
+    """A fused node's profile entry names its implementation: NumPy until the switch, then C."""
+    from verigraph.link.ckernels import compiler, small, trampoline
+    from verigraph.profiling.tables import apply_table
+    s = ProfileStats("kernels")
+    x = T.dvector("x")
+    f = vg.function([x], T.exp(-x) * 2 + x, profile=s, name="k")
+    v = np.linspace(-2, 2, 100)
+    f(v)
+
+    def kernels():
+        return [n["kernel"] for n in s.to_dict()["functions"][0]["nodes"] if n["kernel"]]
+    assert kernels() and all(k.startswith(f"NumPy (C after {small.SMALL_AFTER_CALLS} calls)")
+                             for k in kernels())
+    _validate(json.loads(render_json(s)), load_schema())
+    if compiler.compiler() is None or trampoline._flags() is None:
+        return
+    for _ in range(small.SMALL_AFTER_CALLS + 1):   # builds (synchronously in tests), checks
+        f(v)
+    assert kernels() and all(k.startswith("C") for k in kernels())
+    table = apply_table(s.to_dict()["functions"][0], 10)
+    assert any("[C" in row[6] for row in table.rows)

@@ -101,7 +101,9 @@ def profiled_program(maker, stats):
         # The mode links its own checked program: time it whole rather than bypass its checks.
         return WholeProgramTimer(mode.make_program(fgraph, maker.original), record, stats)
     fns = [reference_fn(n) for n in order] if mode.linker == "reference" else None
-    return ProfilingProgram(fgraph, record, stats, order=order, fns=fns)
+    program = ProfilingProgram(fgraph, record, stats, order=order, fns=fns)
+    record.node_fns = program.fns
+    return program
 
 
 class ProfiledFunction(Function):

@@ -54,6 +54,7 @@ class FunctionProfile:
     constant_meta: dict = dataclasses.field(default_factory=dict)  # (node, input) -> meta
     rewrite: dict = dataclasses.field(default_factory=dict)     # rule -> {time, fired, tried}
     compile_times: dict = dataclasses.field(default_factory=dict)
+    node_fns: list = dataclasses.field(default_factory=list)   # the program's per-node callables
 
     def __post_init__(self):
         n = len(self.nodes)
@@ -96,6 +97,7 @@ class FunctionProfile:
                 "output_shapes": [_shape(m) for m in outs],
                 "output_dtypes": [_dtype(m) for m in outs],
                 "output_bytes": [_nbytes(m) for m in outs],
+                "kernel": _kernel(self.node_fns, i),
             })
         memory = simulate_memory(self)
         return {
@@ -113,6 +115,14 @@ class FunctionProfile:
             "outputs": [list(r) for r in self.output_refs],
             "nodes": nodes, "memory": memory,
         }
+
+
+def _kernel(fns, i):
+    # Which implementation the node runs at report time (C or NumPy; see ckernels.small).
+    if i >= len(fns):
+        return None
+    from verigraph.link.ckernels.small import describe_kernel
+    return describe_kernel(fns[i])
 
 
 def _shape(meta):

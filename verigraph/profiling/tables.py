@@ -93,7 +93,7 @@ def apply_table(f, top):
     """A function's Apply nodes by time, with last-seen input shapes and the user source line."""
     nodes = sorted(f["nodes"], key=lambda n: -n["time"])[:top]
     rows = [[fmt_pct(n["percent"]), fmt_pct(n["cumulative_percent"]), fmt_time(n["time"]),
-             fmt_time(n["time_per_call"]), str(n["calls"]), str(n["index"]), n["op"],
+             fmt_time(n["time_per_call"]), str(n["calls"]), str(n["index"]), _op_cell(n),
              fmt_shapes(n["input_shapes"]), fmt_source(n["source"])] for n in nodes]
     note = ""
     if not f["per_node_timing"]:
@@ -104,6 +104,12 @@ def apply_table(f, top):
     return Table(f"Apply nodes of {f['name']}",
                  ["%", "cum %", "time", "per call", "calls", "#", "op", "input shapes", "source"],
                  rows, numeric=(0, 1, 2, 3, 4, 5), note=note)
+
+
+def _op_cell(node):
+    # The op, and for compiled-kernel nodes which implementation ran (ckernels.small).
+    kernel = node.get("kernel")
+    return f"{node['op']} [{kernel}]" if kernel else node["op"]
 
 
 def memory_table(f):

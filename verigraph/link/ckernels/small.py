@@ -55,7 +55,8 @@ def tiered(op, node, numpy_fn, with_sum=False, result_type=None):
     inplace = getattr(op, "inplace_input", None)
     spec = (kernel, with_sum, -1 if inplace is None else inplace, ckernels.MIN_SIZE)
     switch = Switch(f"{op} (built at {getattr(node, 'source', '?')})", spec[2],
-                    loosest(op.working_dtypes()), result_type if with_sum else None)
+                    loosest(op.working_dtypes()), result_type if with_sum else None,
+                    lead=kernel.kinds.index("full"), max_n=ckernels.MIN_SIZE)
     return wrap(numpy_fn, spec, switch, lambda k, args: k(*args), kernel.source)
 
 
@@ -91,8 +92,33 @@ def wrap(numpy_fn, spec, switch, call_kernel, source, eager_size=None):
     fn.__dict__.update(getattr(numpy_fn, "__dict__", {}))
     fn.numpy_fn = numpy_fn
     fn.small_state = state
+    fn.small_after = after
     fn.small_source = source
     return fn
+
+
+def describe_kernel(fn):
+    """Which implementation a node's fast function runs now, in words (None: not a kernel).
+
+    For profiles: "C", "NumPy (C after 64 calls)", "C kernel built, checked on its next
+    small call",
+    "NumPy (C kernel disagreed)", with "; C from N elements" where large calls have their
+    own C path.
+    """
+    from verigraph.link import ckernels
+    large = f"C from {ckernels.MIN_SIZE} elements" if hasattr(fn, "c_source") else None
+    state = getattr(fn, "small_state", None)
+    if state is None:
+        return None if large is None else f"NumPy below {ckernels.MIN_SIZE} elements, {large}"
+    if state[0] is not None:
+        return "C"
+    if state[2] is not None:
+        small = "C kernel built, checked on its next small call"
+    elif state[1] < 0:
+        small = "NumPy (C kernel disagreed)"
+    else:
+        small = f"NumPy (C after {fn.small_after} calls)"
+    return small if large is None else f"{small}; {large}"
 
 
 class KernelMismatchWarning(RuntimeWarning):
@@ -111,14 +137,17 @@ class Switch:
     every C call with the reference themselves (``built_on_first_call``).
     """
 
-    def __init__(self, label, inplace, working_dtype, result_type=None):
+    def __init__(self, label, inplace, working_dtype, result_type=None, lead=0, max_n=None):
         self.label, self.inplace = label, inplace
         self.working_dtype, self.result_type = working_dtype, result_type
+        self.lead, self.max_n = lead, max_n     # calls this large stay on the large path
         self.verify = True
 
     def first_call(self, state, numpy_fn, call_kernel, args):
         """Run the awaiting kernel for the first time (checked), promoting or dropping it."""
         kernel = state[2]
+        if self.max_n is not None and getattr(args[self.lead], "size", 0) >= self.max_n:
+            return numpy_fn(*args)   # a large call: not the kernel's; check a small one later
         if not self.verify:
             state[0], state[2] = kernel, None
             return numpy_fn(*args) if (r := call_kernel(kernel, args)) is None else self._out(r)
