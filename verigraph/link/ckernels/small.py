@@ -10,8 +10,10 @@ every call below ``MIN_SIZE`` elements goes to C (larger ones keep the large pat
 
 A call whose arguments do not fit the kernel (dtype, layout, shape) runs the NumPy kernel,
 which also raises the usual errors. The two kernels compute the same steps in the same
-types; results agree to the few ulps by which libm/libmvec and NumPy's loops differ, and
-DebugMode, which compares every call with the reference ``perform``, checks either.
+types; results agree to the few ulps by which libm/libmvec and NumPy's loops differ. The
+kernel's first call is checked against the NumPy kernel before it takes over (``Switch``;
+a disagreement warns and keeps NumPy), and DebugMode, which compares every call with the
+reference ``perform``, checks every later one too.
 """
 from __future__ import annotations
 
