@@ -256,3 +256,18 @@ def test_large_outputs_are_reused_only_when_dropped():
     again = f(a, b)
     assert again.base.ctypes.data == address
     assert again.ctypes.data % 64 == a.ctypes.data % 64   # the inputs' offset: aligned loop
+
+
+@needs_cc
+def test_stale_build_directories_are_swept(monkeypatch, tmp_path):
+    monkeypatch.setenv("VERIGRAPH_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(compiler, "_swept", set())
+    kernels = tmp_path / "kernels"
+    stale, fresh = kernels / "build-stale", kernels / "build-fresh"
+    stale.mkdir(parents=True)
+    fresh.mkdir()
+    (stale / "kernel.c").write_text("left over")
+    old = os.path.getmtime(stale) - compiler.STALE_BUILD_SECONDS - 10
+    os.utime(stale, (old, old))
+    assert compiler.library("double vg_probe2(double x) { return x * 2.0; }\n") is not None
+    assert not stale.exists() and fresh.exists()      # a recent one may be a live build

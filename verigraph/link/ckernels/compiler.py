@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 log = logging.getLogger("verigraph.ckernels")
 
@@ -122,6 +123,7 @@ def build(source, cc, flags, libs, suffix=".so"):
         return path
     try:
         os.makedirs(directory, exist_ok=True)
+        _sweep_stale_builds(directory)
         with tempfile.TemporaryDirectory(dir=directory, prefix="build-") as tmp:
             src = os.path.join(tmp, "kernel.c")
             out = os.path.join(tmp, "kernel.so")
@@ -138,6 +140,27 @@ def build(source, cc, flags, libs, suffix=".so"):
         log.debug("C kernel %s did not compile, NumPy is used instead: %s", h[:12], exc)
         return None
     return path
+
+
+# A build directory older than this is left over from a process that exited mid-compile
+# (the background builder is a daemon thread); a live build takes seconds at most.
+STALE_BUILD_SECONDS = 3600
+_swept = set()           # cache directories swept in this process
+
+
+def _sweep_stale_builds(directory):
+    """Remove ``build-*`` directories left in ``directory`` by interrupted compilations."""
+    if directory in _swept:
+        return
+    _swept.add(directory)
+    now = time.time()
+    for name in os.listdir(directory):
+        full = os.path.join(directory, name)
+        try:
+            if name.startswith("build-") and now - os.path.getmtime(full) > STALE_BUILD_SECONDS:
+                shutil.rmtree(full, ignore_errors=True)
+        except OSError:
+            pass   # another process removed it first
 
 
 def reset():
