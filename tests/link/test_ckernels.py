@@ -271,3 +271,21 @@ def test_stale_build_directories_are_swept(monkeypatch, tmp_path):
     os.utime(stale, (old, old))
     assert compiler.library("double vg_probe2(double x) { return x * 2.0; }\n") is not None
     assert not stale.exists() and fresh.exists()      # a recent one may be a live build
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_tanh_kernel_is_within_a_few_ulps_and_keeps_specials(dtype):
+    node = _node([("tanh", (X,))], dtype)
+    fast = _fast(node)
+    g = np.random.default_rng(3)
+    v = np.concatenate([g.standard_normal(20000) * 3, g.standard_normal(5000) * 1e-4,
+                        g.uniform(-30, 30, 5000), [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-300,
+                                                   -1e-30, 20.0, 19.0, 9.0, 8.9]])
+    v = v.astype(dtype)[None, :]
+    got, want = fast(v, v), np.tanh(v)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    assert np.array_equal(np.signbit(got), np.signbit(want))     # -0 stays -0
+    ok = ~np.isnan(want)
+    ulp = np.spacing(np.abs(want[ok])).astype("float64")
+    assert (np.abs(got[ok].astype("float64") - want[ok]) <= 4 * ulp).all()

