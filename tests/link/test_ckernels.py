@@ -289,3 +289,52 @@ def test_tanh_kernel_is_within_a_few_ulps_and_keeps_specials(dtype):
     ok = ~np.isnan(want)
     ulp = np.spacing(np.abs(want[ok])).astype("float64")
     assert (np.abs(got[ok].astype("float64") - want[ok]) <= 4 * ulp).all()
+
+
+ROWS = [("add", (X, Y)), ("tanh", (("s", 0),)), ("mul", (("s", 1), Y)), ("sub", (("s", 2), X))]
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("ndim,row_axis", [(2, 1), (3, 1), (3, 2)])
+def test_row_inputs_run_in_c_and_match_reference(dtype, ndim, row_axis):
+    """A bias broadcast along leading axes (``x @ W + b``) is a row input of the C kernel."""
+    x = TensorType(dtype, (None,) * ndim)("x")
+    b = TensorType(dtype, (1,) * row_axis + (None,) * (ndim - row_axis))("b")
+    node = FusedElemwise(_with_dtypes(ROWS, dtype)).make_node(x, b)
+    kernel = codegen.plan(node.op, node)
+    assert kernel.kinds == ["full", "row"] and kernel.row_axis == row_axis
+    fast = _fast(node)
+    width = 32 if dtype == "float32" else 64
+
+    @settings(max_examples=40, deadline=None)
+    @given(hnp.array_shapes(min_dims=ndim, max_dims=ndim, min_side=0, max_side=7),
+           hst.integers(0, 2 ** 16))
+    def run(shape, seed):
+        g = np.random.default_rng(seed)
+        xv = (g.standard_normal(shape) * 4).astype(dtype)
+        bv = (g.standard_normal((1,) * row_axis + shape[row_axis:]) * 4).astype(dtype)
+        if xv.size:
+            xv.flat[0] = g.choice([np.inf, -np.inf, np.nan, -0.0])
+        _check(node, fast, [xv, bv], dtype)
+    run()
+    # A row input of the wrong shape is NumPy's to reject, as without C.
+    xv = np.ones((3,) * ndim, dtype)
+    bad = np.ones((1,) * row_axis + (4,) * (ndim - row_axis), dtype)
+    with pytest.raises(ValueError):
+        fast(xv, bad)
+
+
+def test_rows_from_different_axes_or_without_a_full_input_are_not_planned():
+    x = TensorType("float64", (None, None, None))("x")
+    b1 = TensorType("float64", (1, None, None))("b1")
+    b2 = TensorType("float64", (1, 1, None))("b2")
+    node = FusedElemwise([("add", (X, Y), "float64"), ("add", (("s", 0), ("i", 2)), "float64")]
+                         ).make_node(x, b1, b2)
+    with pytest.raises(codegen.Unsupported, match="different axes"):
+        codegen.plan(node.op, node)
+    col = TensorType("float64", (None, 1))("col")      # broadcast along trailing axes: no
+    m = TensorType("float64", (None, None))("m")
+    node = FusedElemwise([("add", (X, Y), "float64")]).make_node(m, col)
+    with pytest.raises(codegen.Unsupported):
+        codegen.plan(node.op, node)

@@ -287,3 +287,25 @@ def test_switch_check_copies_the_destroyed_input():
     assert fn.small_state[0] is not None
     assert out is y
     np.testing.assert_array_equal(out, 10.0 - 2.0 * np.arange(6.0))
+
+
+@needs_c
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_bias_tanh_small_calls_use_the_row_kernel(dtype):
+    """`tanh(x @ W + b)`'s epilogue: the bias row goes through the trampoline too."""
+    h, b = T.matrix(dtype=dtype), T.vector(dtype=dtype)
+    f = theano.function([h, b], T.tanh(h + b))
+    g = np.random.default_rng(4)
+    for shape in [(5, 7), (30, 11), (2, 1)]:
+        hv = g.standard_normal(shape).astype(dtype)
+        bv = g.standard_normal(shape[1]).astype(dtype)
+        want = np.tanh(hv + bv)
+        for _ in range(3):                                    # build, check, run in C
+            got = f(hv, bv)
+            assert compare(got, want, dtype) is None
+    fns = [fn for fn in f.maker.program.fns if hasattr(fn, "small_state")]
+    assert fns and all(fn.small_state[0] is not None for fn in fns)
+    kernel = fns[0].small_state[0]
+    assert kernel(np.ones((3, 4), dtype), np.ones((1, 5), dtype)) is None   # wrong row
+    with pytest.raises(ValueError):
+        f(np.ones((3, 4), dtype), np.ones(5, dtype))          # NumPy's path raises

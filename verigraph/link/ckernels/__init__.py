@@ -85,9 +85,14 @@ def _scalar(a):
 
 
 def _arguments(kernel, args, dtypes):
-    """(shape, ctypes arguments) for a call, or None when some argument does not fit C."""
+    """(shape, ctypes arguments) for a call, or None when some argument does not fit C.
+
+    With row inputs the second argument is ``cols``: each row input must be C-contiguous
+    with the output's trailing dimensions from ``kernel.row_axis`` on (ones before).
+    """
     shape = None
     cargs = [0]
+    rows = []
     for k, kind in enumerate(kernel.kinds):
         a = args[k]
         if kind == "full":
@@ -95,6 +100,11 @@ def _arguments(kernel, args, dtypes):
                     not a.flags.c_contiguous or (shape is not None and a.shape != shape):
                 return None
             shape = a.shape
+            cargs.append(a.ctypes.data)
+        elif kind == "row":
+            if type(a) is not np.ndarray or a.dtype != dtypes[k] or not a.flags.c_contiguous:
+                return None
+            rows.append(a)
             cargs.append(a.ctypes.data)
         else:
             if isinstance(a, np.ndarray) and a.size != 1:
@@ -104,6 +114,16 @@ def _arguments(kernel, args, dtypes):
     for s in shape:
         size *= s
     cargs[0] = size
+    if kernel.row_axis is not None:
+        axis = kernel.row_axis
+        tail = shape[axis:]
+        for a in rows:
+            if a.ndim != len(shape) or a.shape[axis:] != tail or any(d != 1 for d in a.shape[:axis]):
+                return None
+        cols = 1
+        for s in tail:
+            cols *= s
+        cargs.insert(1, cols)
     return shape, cargs
 
 
@@ -169,6 +189,7 @@ def large_path(op, node):
     out_dtype = np.dtype(kernel.out_dtype)
     inplace = op.inplace_input
     lead = kernel.kinds.index("full")
+    first = 2 if kernel.row_axis is not None else 1   # cargs: n, [cols,] inputs...
     pool = _OutputPool()
 
     def c_call(*args):
@@ -178,7 +199,7 @@ def large_path(op, node):
             return None
         shape, cargs = found
         out = args[inplace] if inplace is not None else \
-            pool.empty(shape, out_dtype, cargs[lead + 1], cargs[0])
+            pool.empty(shape, out_dtype, cargs[lead + first], cargs[0])
         fn(*cargs, out.ctypes.data)
         return out
 

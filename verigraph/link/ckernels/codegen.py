@@ -125,12 +125,18 @@ def _float(dtype):
 
 
 def plan_inputs(node):
-    """Per input, "full" or "scalar" from the static broadcast patterns; raises Unsupported."""
+    """Per input, "full", "row" or "scalar" from the static broadcast patterns.
+
+    A *row* input is broadcast along leading axes only (a bias ``b`` in ``x @ W + b``):
+    every row of the output, the trailing axes from ``row_axis`` on, reads the same
+    values. Returns ``(kinds, row_axis)`` (``row_axis`` None without row inputs); raises
+    Unsupported otherwise, and when row inputs start at different axes.
+    """
     out = node.outputs[0]
     pattern = tuple(s == 1 for s in out.type.shape)
     if out.ndim == 0 or all(pattern):
         raise Unsupported("the output has one element")
-    kinds = []
+    kinds, row_axes = [], set()
     for i in node.inputs:
         ipat = tuple(s == 1 for s in i.type.shape)
         dtype = str(np.dtype(i.dtype))
@@ -138,9 +144,27 @@ def plan_inputs(node):
             kinds.append("full")
         elif all(ipat) and (dtype in ARRAY_DTYPES or dtype in SCALAR_INT_DTYPES):
             kinds.append("scalar")
+        elif dtype in ARRAY_DTYPES and (axis := _row_axis(ipat, pattern)) is not None:
+            kinds.append("row")
+            row_axes.add(axis)
         else:
-            raise Unsupported(f"input {i} ({i.type}) is neither full nor one element")
-    return kinds
+            raise Unsupported(f"input {i} ({i.type}) is neither full, a row nor one element")
+    if len(row_axes) > 1:
+        raise Unsupported(f"row inputs broadcast from different axes {sorted(row_axes)}")
+    if row_axes and "full" not in kinds:
+        raise Unsupported("row inputs need a full input to give the output's shape")
+    return kinds, (row_axes.pop() if row_axes else None)
+
+
+def _row_axis(ipat, pattern):
+    # The first non-broadcast axis of an input broadcast along leading axes only, of an
+    # output broadcast along none of them; else None.
+    if len(ipat) != len(pattern) or all(ipat):
+        return None
+    axis = ipat.index(False)
+    if axis == 0 or not all(ipat[:axis]) or any(pattern[:axis]) or ipat[axis:] != pattern[axis:]:
+        return None
+    return axis
 
 
 def _step_expr(name, args, arg_dtypes, dtype):
@@ -204,12 +228,18 @@ def _step_expr(name, args, arg_dtypes, dtype):
 
 
 class Kernel:
-    """The planned C kernel of one node: its source, entry point and ctypes argument kinds."""
+    """The planned C kernel of one node: its source, entry point and ctypes argument kinds.
 
-    def __init__(self, source, entry, kinds, in_dtypes, out_dtype, with_sum, expensive):
+    ``row_axis``: where row inputs start (their values repeat every ``cols`` elements,
+    ``cols`` the product of the output's dimensions from that axis on), or None.
+    """
+
+    def __init__(self, source, entry, kinds, in_dtypes, out_dtype, with_sum, expensive,
+                 row_axis=None):
         self.source, self.entry, self.kinds = source, entry, kinds
         self.in_dtypes, self.out_dtype, self.with_sum = in_dtypes, out_dtype, with_sum
         self.expensive = expensive   # number of steps calling an expensive libm function
+        self.row_axis = row_axis
 
 
 def plan(op, node, with_sum=False):
@@ -217,7 +247,9 @@ def plan(op, node, with_sum=False):
 
     Raises Unsupported when the node cannot run in C.
     """
-    kinds = plan_inputs(node)
+    kinds, row_axis = plan_inputs(node)
+    if with_sum and row_axis is not None:
+        raise Unsupported("a summed chain with row inputs")
     in_dtypes = [str(np.dtype(i.dtype)) for i in node.inputs]
     steps = op.steps
     out_dtype = steps[-1][2]
@@ -227,7 +259,7 @@ def plan(op, node, with_sum=False):
     names, dtypes, body = {}, [], []
     for k, (kind, dt) in enumerate(zip(kinds, in_dtypes)):
         names[("i", k)] = f"x{k}"
-        src = f"p{k}[i]" if kind == "full" else f"v{k}"
+        src = {"full": f"p{k}[i]", "row": f"p{k}[i - base]"}.get(kind, f"v{k}")
         if kind == "full" and k == inplace:
             src = "out[i]"   # the destroyed input is read through the output pointer
         if kind == "scalar" and dt not in C_TYPES:
@@ -253,14 +285,18 @@ def plan(op, node, with_sum=False):
             unpack.append(f"    const {ct} v{k} = ({ct})v{k}_in;")
     last = f"s{len(steps) - 1}"
     inner = "\n".join("        " + line for line in body)
-    if not with_sum:
+    if with_sum:
+        entry = "vg_sum"
+        fn = _sum_function(entry, params, unpack, inner, last, octype)
+    elif row_axis is None:
         entry = "vg_kernel"
         fn = _map_function(entry, params, unpack, inner, last, octype)
     else:
-        entry = "vg_sum"
-        fn = _sum_function(entry, params, unpack, inner, last, octype)
-    source = PROLOGUE + _helpers() + "\n" + fn + _packed(entry, kinds, in_dtypes, octype, with_sum)
-    return Kernel(source, entry, kinds, in_dtypes, out_dtype, with_sum, expensive)
+        entry = "vg_kernel"
+        fn = _rows_function(entry, params, unpack, inner, last, octype)
+    source = PROLOGUE + _helpers() + "\n" + fn + _packed(entry, kinds, in_dtypes, octype,
+                                                         with_sum, row_axis is not None)
+    return Kernel(source, entry, kinds, in_dtypes, out_dtype, with_sum, expensive, row_axis)
 
 
 def _argument_forms(kinds, in_dtypes):
@@ -271,7 +307,7 @@ def _argument_forms(kinds, in_dtypes):
     """
     forms = []
     for k, (kind, dt) in enumerate(zip(kinds, in_dtypes)):
-        if kind == "full":
+        if kind in ("full", "row"):
             forms.append((f"const {C_TYPES[dt]} *p{k}", f"(const {C_TYPES[dt]} *)a[{k}]"))
         elif dt in ("float64", "float32"):
             forms.append((f"double v{k}_in", f"*(const double *)a[{k}]"))
@@ -280,13 +316,15 @@ def _argument_forms(kinds, in_dtypes):
     return forms
 
 
-def _packed(entry, kinds, in_dtypes, octype, with_sum):
+def _packed(entry, kinds, in_dtypes, octype, with_sum, rows=False):
     """``<entry>_packed(n, void **a)``: the same kernel with every argument behind a pointer.
 
     ``a[k]`` is input k's data, or a pointer to a double (float scalars) or a long long
-    (integer scalars); ``a[ninputs]`` is the output. The trampoline calls this one.
+    (integer scalars); ``a[ninputs]`` is the output, and with row inputs ``a[ninputs + 1]``
+    points to ``cols`` (a long long). The trampoline calls this one.
     """
-    args = ["n"] + [packed for _, packed in _argument_forms(kinds, in_dtypes)]
+    args = ["n"] + ([f"*(const vg_int *)a[{len(kinds) + 1}]"] if rows else []) + \
+        [packed for _, packed in _argument_forms(kinds, in_dtypes)]
     if not with_sum:
         args.append(f"({octype} *)a[{len(kinds)}]")
     result = "double" if with_sum else "void"
@@ -315,6 +353,25 @@ def _map_function(entry, params, unpack, inner, last, octype):
         + "    if (head > n) head = n;\n"
         + f"    vg_range(0, head, {', '.join(names)});\n"
         + f"    vg_range(head, n, {', '.join(names)});\n}}\n")
+
+
+def _rows_function(entry, params, unpack, inner, last, octype):
+    """The elementwise kernel with row inputs: one vector loop per output row of ``cols``.
+
+    Row input k is read as ``p{k}[i - base]``, ``base`` the row's first element. No
+    alignment peeling: rows start wherever ``cols`` puts them.
+    """
+    names = [p.rsplit(" ", 1)[-1].lstrip("*") for p in params[1:]] + ["out"]
+    signature = ", ".join(params[1:] + [f"{octype} *out"])
+    return (
+        f"static inline void vg_row(vg_int lo, vg_int hi, vg_int base, {signature}) {{\n"
+        + "\n".join(unpack) + "\n"
+        + "    VG_SIMD\n    for (vg_int i = lo; i < hi; i++) {\n" + inner + "\n"
+        + f"        out[i] = {last};\n    }}\n}}\n"
+        + f"VG_CLONES void {entry}(vg_int n, vg_int cols, {signature}) {{\n"
+        + "    if (cols <= 0) return;\n"
+        + "    for (vg_int base = 0; base < n; base += cols)\n"
+        + f"        vg_row(base, base + cols, base, {', '.join(names)});\n}}\n")
 
 
 # Elements per block of the summing kernel: the block's values are summed with eight

@@ -13,8 +13,10 @@ _loaded = {}   # source -> ctypes function, or None when it could not be built o
 
 def _argtypes(kernel):
     types = [ctypes.c_longlong]
+    if getattr(kernel, "row_axis", None) is not None:
+        types.append(ctypes.c_longlong)   # cols
     for kind, dt in zip(kernel.kinds, kernel.in_dtypes):
-        if kind == "full":
+        if kind in ("full", "row"):
             types.append(ctypes.c_void_p)
         elif dt in ("float64", "float32"):
             types.append(ctypes.c_double)

@@ -30,7 +30,7 @@ log = logging.getLogger("verigraph.ckernels")
 
 NAME = "_vg_trampoline"
 MAX_ARGS = 32   # kernels with more inputs are not planned for the trampoline
-KIND_FULL, KIND_FLOAT, KIND_INT = 0, 1, 2
+KIND_FULL, KIND_FLOAT, KIND_INT, KIND_ROW = 0, 1, 2, 3
 
 SOURCE = r"""
 #define PY_SSIZE_T_CLEAN
@@ -52,9 +52,10 @@ typedef struct {
     vectorcallfunc vectorcall;
     void *fn;
     int nin, with_sum, inplace, out_type;
+    int row_axis;              /* where row inputs start (their trailing axes), or -1 */
     vg_int max_n;              /* calls with this many elements or more answer None */
-    int kinds[VG_MAX_ARGS];    /* 0 full array, 1 float scalar, 2 integer scalar */
-    int types[VG_MAX_ARGS];    /* NumPy type number of each full input */
+    int kinds[VG_MAX_ARGS];    /* 0 full array, 1 float scalar, 2 integer scalar, 3 row */
+    int types[VG_MAX_ARGS];    /* NumPy type number of each full or row input */
 } KernelObject;
 
 static int scalar_double(PyObject *o, double *v) {
@@ -100,9 +101,12 @@ static PyObject *kernel_call(PyObject *self_, PyObject *const *args, size_t narg
                              PyObject *kwnames) {
     KernelObject *self = (KernelObject *)self_;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    void *ptrs[VG_MAX_ARGS + 1];
+    void *ptrs[VG_MAX_ARGS + 2];
     double dvals[VG_MAX_ARGS];
     vg_int ivals[VG_MAX_ARGS];
+    PyArrayObject *rows[VG_MAX_ARGS];
+    int nrows = 0;
+    vg_int cols = 0;
     PyArrayObject *ref = NULL;
     if (kwnames != NULL || nargs != self->nin) Py_RETURN_NONE;
     for (int k = 0; k < self->nin; k++) {
@@ -124,6 +128,15 @@ static PyObject *kernel_call(PyObject *self_, PyObject *const *args, size_t narg
             ptrs[k] = PyArray_DATA(a);
             break;
         }
+        case 3: {
+            if (!PyArray_Check(o)) Py_RETURN_NONE;
+            PyArrayObject *a = (PyArrayObject *)o;
+            if (PyArray_TYPE(a) != self->types[k] || !PyArray_IS_C_CONTIGUOUS(a)
+                    || !PyArray_ISALIGNED(a)) Py_RETURN_NONE;
+            rows[nrows++] = a;
+            ptrs[k] = PyArray_DATA(a);
+            break;
+        }
         case 1:
             if (!scalar_double(o, &dvals[k])) Py_RETURN_NONE;
             ptrs[k] = &dvals[k];
@@ -134,6 +147,21 @@ static PyObject *kernel_call(PyObject *self_, PyObject *const *args, size_t narg
         }
     }
     if (ref == NULL) Py_RETURN_NONE;
+    if (self->row_axis >= 0) {
+        /* Each row input: ones on the leading axes, the output's sizes from row_axis on. */
+        int nd = PyArray_NDIM(ref), axis = self->row_axis;
+        npy_intp *dims = PyArray_DIMS(ref);
+        if (axis >= nd) Py_RETURN_NONE;
+        for (int r = 0; r < nrows; r++) {
+            npy_intp *rd = PyArray_DIMS(rows[r]);
+            if (PyArray_NDIM(rows[r]) != nd) Py_RETURN_NONE;
+            for (int d = 0; d < nd; d++)
+                if (d < axis ? rd[d] != 1 : rd[d] != dims[d]) Py_RETURN_NONE;
+        }
+        cols = 1;
+        for (int d = axis; d < nd; d++) cols *= (vg_int)dims[d];
+        ptrs[self->nin + 1] = &cols;
+    }
     vg_int n = (vg_int)PyArray_SIZE(ref);
     if (n >= self->max_n) Py_RETURN_NONE;
     if (self->with_sum) {
@@ -155,11 +183,11 @@ static PyObject *kernel_call(PyObject *self_, PyObject *const *args, size_t narg
 
 static PyObject *kernel_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     unsigned long long fn;
-    int with_sum, inplace, out_type;
+    int with_sum, inplace, out_type, row_axis = -1;
     long long max_n;
     PyObject *kinds, *types;
-    if (!PyArg_ParseTuple(args, "KiiiLOO", &fn, &with_sum, &inplace, &out_type, &max_n,
-                          &kinds, &types))
+    if (!PyArg_ParseTuple(args, "KiiiLOO|i", &fn, &with_sum, &inplace, &out_type, &max_n,
+                          &kinds, &types, &row_axis))
         return NULL;
     Py_ssize_t nin = PySequence_Length(kinds);
     if (nin < 1 || nin > VG_MAX_ARGS || PySequence_Length(types) != nin) {
@@ -175,6 +203,7 @@ static PyObject *kernel_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     self->inplace = inplace;
     self->out_type = out_type;
     self->max_n = max_n;
+    self->row_axis = row_axis;
     for (Py_ssize_t k = 0; k < nin; k++) {
         PyObject *a = PySequence_GetItem(kinds, k), *b = PySequence_GetItem(types, k);
         self->kinds[k] = a ? (int)PyLong_AsLong(a) : 0;
@@ -256,6 +285,8 @@ def kinds_of(kernel):
     for kind, dt in zip(kernel.kinds, kernel.in_dtypes):
         if kind == "full":
             out.append(KIND_FULL)
+        elif kind == "row":
+            out.append(KIND_ROW)
         elif dt in ("float64", "float32"):
             out.append(KIND_FLOAT)
         else:
