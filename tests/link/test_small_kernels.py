@@ -309,3 +309,30 @@ def test_bias_tanh_small_calls_use_the_row_kernel(dtype):
     assert kernel(np.ones((3, 4), dtype), np.ones((1, 5), dtype)) is None   # wrong row
     with pytest.raises(ValueError):
         f(np.ones((3, 4), dtype), np.ones(5, dtype))          # NumPy's path raises
+
+
+@needs_c
+def test_trampoline_writes_into_a_given_output_and_softmax_reuses_its_buffer(monkeypatch):
+    from verigraph.link import ckernels
+    monkeypatch.setattr(ckernels, "MIN_SIZE", 64)
+    node = Softmax(axis=-1).make_node(TensorType("float64", (None, None))("m"))
+    fn = node.op.make_fast_fn(node)
+    kernel = _warm(fn, np.ones((2, 3)))[0]
+    m = np.random.default_rng(6).standard_normal((20, 10))
+    out = np.empty((20, 10))
+    assert kernel(m, 10, out) is out
+    np.testing.assert_allclose(out, softmax_kernels_reference(m), rtol=1e-13)
+    assert kernel(m, 10, np.empty((20, 10), "float32")) is None     # wrong dtype
+    assert kernel(m, 10, np.empty((10, 20))) is None                # wrong shape
+    first = fn(m)
+    address = first.base.ctypes.data
+    kept = fn(m)                                    # `first` alive: another buffer
+    assert kept.base.ctypes.data != address
+    del first
+    third = fn(m)
+    address = third.base.ctypes.data
+    del third
+    again = fn(m)                                   # a dropped result's buffer comes back
+    assert again.base.ctypes.data == address
+    np.testing.assert_allclose(again, softmax_kernels_reference(m), rtol=1e-13)
+    np.testing.assert_allclose(kept, softmax_kernels_reference(m), rtol=1e-13)

@@ -5,8 +5,8 @@ Calling a kernel through ctypes costs several microseconds on top of the C loop 
 elements. This module's ``Kernel`` objects are called like the NumPy kernel they stand
 for, with the same arguments; in C they check each argument (ndarray of the planned
 dtype, C-contiguous, the same shape as the other full inputs; one-element scalars),
-allocate the output and call the kernel's packed entry point (``codegen``): about
-0.2 µs in all. When an argument does not fit, the call answers None and the caller runs
+allocate the output (or take one passed after the inputs) and call the kernel's packed
+entry point (``codegen``): about 0.2 µs in all. When an argument does not fit, the call answers None and the caller runs
 the NumPy kernel, which raises the usual errors.
 
 The extension is built once per interpreter and NumPy version by the system compiler
@@ -108,7 +108,12 @@ static PyObject *kernel_call(PyObject *self_, PyObject *const *args, size_t narg
     int nrows = 0;
     vg_int cols = 0;
     PyArrayObject *ref = NULL;
-    if (kwnames != NULL || nargs != self->nin) Py_RETURN_NONE;
+    PyObject *given = NULL;   /* an output array passed after the inputs (optional) */
+    if (kwnames != NULL) Py_RETURN_NONE;
+    if (nargs == self->nin + 1 && !self->with_sum && self->inplace < 0)
+        given = args[self->nin];
+    else if (nargs != self->nin)
+        Py_RETURN_NONE;
     for (int k = 0; k < self->nin; k++) {
         PyObject *o = args[k];
         switch (self->kinds[k]) {
@@ -171,6 +176,17 @@ static PyObject *kernel_call(PyObject *self_, PyObject *const *args, size_t narg
     PyObject *out;
     if (self->inplace >= 0) {
         out = args[self->inplace];
+        Py_INCREF(out);
+    } else if (given != NULL) {
+        if (!PyArray_Check(given)) Py_RETURN_NONE;
+        PyArrayObject *g = (PyArrayObject *)given;
+        if (PyArray_TYPE(g) != self->out_type || !PyArray_IS_C_CONTIGUOUS(g)
+                || !PyArray_ISWRITEABLE(g) || !PyArray_ISALIGNED(g)
+                || PyArray_NDIM(g) != PyArray_NDIM(ref)
+                || memcmp(PyArray_DIMS(g), PyArray_DIMS(ref),
+                          sizeof(npy_intp) * PyArray_NDIM(ref)) != 0)
+            Py_RETURN_NONE;
+        out = given;
         Py_INCREF(out);
     } else {
         out = PyArray_SimpleNew(PyArray_NDIM(ref), PyArray_DIMS(ref), self->out_type);
