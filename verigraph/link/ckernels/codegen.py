@@ -333,6 +333,20 @@ def _packed(entry, kinds, in_dtypes, octype, with_sum, rows=False):
             f"    {ret}{entry}({', '.join(args)});\n}}\n")
 
 
+def _loop_function(name, bounds, params, unpack, inner, last, octype):
+    """``static inline void name(bounds, inputs..., out)``: the vector loop over ``lo..hi``.
+
+    Returns the function's text and the argument names to call it with after ``bounds``.
+    """
+    names = [p.rsplit(" ", 1)[-1].lstrip("*") for p in params[1:]] + ["out"]
+    signature = ", ".join(params[1:] + [f"{octype} *out"])
+    text = (f"static inline void {name}({bounds}, {signature}) {{\n"
+            + "\n".join(unpack) + "\n"
+            + "    VG_SIMD\n    for (vg_int i = lo; i < hi; i++) {\n" + inner + "\n"
+            + f"        out[i] = {last};\n    }}\n}}\n")
+    return text, signature, ", ".join(names)
+
+
 def _map_function(entry, params, unpack, inner, last, octype):
     """The elementwise kernel: a vector loop from the first 64-byte aligned output element.
 
@@ -341,18 +355,15 @@ def _map_function(entry, params, unpack, inner, last, octype):
     output and, as they share the offset, usually the inputs are aligned in the main loop
     (measured: the arithmetic benchmark's chain went from 1.24x to 1.06x np.add's time).
     """
-    names = [p.rsplit(" ", 1)[-1].lstrip("*") for p in params[1:]] + ["out"]
-    signature = ", ".join(params[1:] + [f"{octype} *out"])
+    loop, signature, names = _loop_function("vg_range", "vg_int lo, vg_int hi", params,
+                                            unpack, inner, last, octype)
     return (
-        f"static inline void vg_range(vg_int lo, vg_int hi, {signature}) {{\n"
-        + "\n".join(unpack) + "\n"
-        + "    VG_SIMD\n    for (vg_int i = lo; i < hi; i++) {\n" + inner + "\n"
-        + f"        out[i] = {last};\n    }}\n}}\n"
+        loop
         + f"VG_CLONES void {entry}(vg_int n, {signature}) {{\n"
         + f"    vg_int head = (vg_int)(((64 - ((size_t)out & 63)) & 63) / sizeof({octype}));\n"
         + "    if (head > n) head = n;\n"
-        + f"    vg_range(0, head, {', '.join(names)});\n"
-        + f"    vg_range(head, n, {', '.join(names)});\n}}\n")
+        + f"    vg_range(0, head, {names});\n"
+        + f"    vg_range(head, n, {names});\n}}\n")
 
 
 def _rows_function(entry, params, unpack, inner, last, octype):
@@ -361,17 +372,14 @@ def _rows_function(entry, params, unpack, inner, last, octype):
     Row input k is read as ``p{k}[i - base]``, ``base`` the row's first element. No
     alignment peeling: rows start wherever ``cols`` puts them.
     """
-    names = [p.rsplit(" ", 1)[-1].lstrip("*") for p in params[1:]] + ["out"]
-    signature = ", ".join(params[1:] + [f"{octype} *out"])
+    loop, signature, names = _loop_function("vg_row", "vg_int lo, vg_int hi, vg_int base",
+                                            params, unpack, inner, last, octype)
     return (
-        f"static inline void vg_row(vg_int lo, vg_int hi, vg_int base, {signature}) {{\n"
-        + "\n".join(unpack) + "\n"
-        + "    VG_SIMD\n    for (vg_int i = lo; i < hi; i++) {\n" + inner + "\n"
-        + f"        out[i] = {last};\n    }}\n}}\n"
+        loop
         + f"VG_CLONES void {entry}(vg_int n, vg_int cols, {signature}) {{\n"
         + "    if (cols <= 0) return;\n"
         + "    for (vg_int base = 0; base < n; base += cols)\n"
-        + f"        vg_row(base, base + cols, base, {', '.join(names)});\n}}\n")
+        + f"        vg_row(base, base + cols, base, {names});\n}}\n")
 
 
 # Elements per block of the summing kernel: the block's values are summed with eight
