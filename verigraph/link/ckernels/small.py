@@ -103,9 +103,8 @@ def describe_kernel(fn):
     """Which implementation a node's fast function runs now, in words (None: not a kernel).
 
     For profiles: "C", "NumPy (C after 64 calls)", "C kernel built, checked on its next
-    small call",
-    "NumPy (C kernel disagreed)", with "; C from N elements" where large calls have their
-    own C path.
+    small call" or "NumPy (C kernel disagreed)", with "; C from N elements" where large
+    calls have their own C path.
     """
     from verigraph.link import ckernels
     large = f"C from {ckernels.MIN_SIZE} elements" if hasattr(fn, "c_source") else None
