@@ -59,14 +59,18 @@ def tiered(op, node, numpy_fn, with_sum=False, result_type=None):
     switch = Switch(f"{op} (built at {getattr(node, 'source', '?')})", spec[2],
                     loosest(op.working_dtypes()), result_type if with_sum else None,
                     lead=kernel.kinds.index("full"), max_n=ckernels.MIN_SIZE)
-    return wrap(numpy_fn, spec, switch, lambda k, args: k(*args), kernel.source)
+    return wrap(numpy_fn, spec, switch, None, kernel.source)
+
+
+def _call_direct(kernel, args):
+    return kernel(*args)
 
 
 def wrap(numpy_fn, spec, switch, call_kernel, source, eager_size=None):
     """The tiered function: NumPy until the kernel is built and its first call verified.
 
     ``call_kernel(kernel, args)`` calls the trampoline object (None: these arguments do
-    not fit it). The kernel is asked for at the ``SMALL_AFTER_CALLS``-th call, or at the
+    not fit it); None means ``kernel(*args)``, called directly on the hot path. The kernel is asked for at the ``SMALL_AFTER_CALLS``-th call, or at the
     first call whose first argument has ``eager_size`` elements or more. The settings in
     force when the function is compiled are kept: ``SMALL_AFTER_CALLS``, ``BACKGROUND``
     and whether the switch is verified.
@@ -75,22 +79,36 @@ def wrap(numpy_fn, spec, switch, call_kernel, source, eager_size=None):
     after, background = SMALL_AFTER_CALLS, BACKGROUND
     switch.verify = VERIFY_SWITCH and _crosscheck_on()
     convert = switch.result_type
+    direct = call_kernel is None
+    call_kernel = call_kernel or _call_direct
 
-    def fn(*args):
-        k = state[0]
-        if k is not None:
-            r = call_kernel(k, args)
-            if r is not None:
-                return r if convert is None else convert(r)
-        elif state[2] is not None:
+    def not_yet(args):
+        # Before the switch: run the checked first C call, or count towards the build.
+        if state[2] is not None:
             return switch.first_call(state, numpy_fn, call_kernel, args)
-        else:
-            state[1] += 1
-            if state[1] == after or (eager_size is not None and 0 < state[1] < after
-                                     and args[0].size >= eager_size):
-                state[1] = after       # asked once: the count never meets `after` again
-                request(spec, state, background)
+        state[1] += 1
+        if state[1] == after or (eager_size is not None and 0 < state[1] < after
+                                 and args[0].size >= eager_size):
+            state[1] = after           # asked once: the count never meets `after` again
+            request(spec, state, background)
         return numpy_fn(*args)
+
+    if direct and convert is None:
+        def fn(*args):                 # the common case: no extra call on the hot path
+            k = state[0]
+            if k is None:
+                return not_yet(args)
+            r = k(*args)
+            return numpy_fn(*args) if r is None else r
+    else:
+        def fn(*args):
+            k = state[0]
+            if k is None:
+                return not_yet(args)
+            r = call_kernel(k, args)
+            if r is None:
+                return numpy_fn(*args)
+            return r if convert is None else convert(r)
     fn.__dict__.update(getattr(numpy_fn, "__dict__", {}))
     fn.numpy_fn = numpy_fn
     fn.small_state = state
