@@ -5,6 +5,8 @@ import pickle
 
 import numpy as np
 
+from verigraph.dtypes import dtype_name
+
 # dtype kind/size -> (rtol, atol). Rewrites reorder float operations, so exact equality
 # is too strict; these bounds are a few ulps amplified by typical reduction lengths.
 TOLERANCES = {
@@ -18,7 +20,7 @@ TOLERANCES = {
 
 def tolerance(dtype):
     """(rtol, atol) for values of ``dtype``; exact for ints and bools."""
-    return TOLERANCES.get(str(np.dtype(dtype)), (0.0, 0.0))
+    return TOLERANCES.get(dtype_name(dtype), (0.0, 0.0))
 
 
 def rng_state_key(v):

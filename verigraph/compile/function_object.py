@@ -6,6 +6,7 @@ import random
 import numpy as np
 
 from verigraph.checks.errors import CrossCheckError
+from verigraph.source_cache import compile_source
 from verigraph.configparser import config, parse_crosscheck
 
 
@@ -358,7 +359,7 @@ def _build_fast_call(fn):
     else:
         lines.append(f"    return {outs}")
     source = "\n".join(lines)
-    exec(compile(source, "<verigraph-call>", "exec"), glob)
+    exec(compile_source(source, "<verigraph-call>"), glob)
     call = glob["fast_call"]
     call.source = source
     return call

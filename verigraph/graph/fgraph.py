@@ -49,6 +49,33 @@ class Replacement:
         return f"Replacement({self.rule!r}, {self.old} -> {self.new})"
 
 
+def _new_nodes(var, known):
+    """Owners ``var`` depends on through variables not in ``known``, in topological order.
+
+    ``io_toposort`` with ``known`` as its inputs, without building a set of their ids
+    (importing a rule's result into a large graph did that for every new variable).
+    """
+    order, seen = [], set()
+    stack = [(var, False)]
+    while stack:
+        v, done = stack.pop()
+        node = v.owner
+        if node is None or v in known:
+            continue
+        if done:
+            if node not in seen:
+                seen.add(node)
+                order.append(node)
+            continue
+        if node in seen:
+            continue
+        stack.append((v, True))
+        for inp in reversed(node.inputs):
+            if inp.owner is not None and inp.owner not in seen and inp not in known:
+                stack.append((inp, False))
+    return order
+
+
 class FunctionGraph:
     """The graph a function compiles: inputs, outputs, each variable's clients, a replacement log."""
 
@@ -64,6 +91,10 @@ class FunctionGraph:
         self.variables = set()
         self.features = []
         self.replacements = []
+        # Bumped by every change of the graph's structure; toposort() caches its order
+        # for one version (rewrite sweeps and linkers ask again and again in between).
+        self.version = 0
+        self._order = (None, None)
         for v in self.inputs:
             self._setup_var(v)
         for i, out in enumerate(self.outputs):
@@ -86,9 +117,10 @@ class FunctionGraph:
                     f"(inputs: {', '.join(map(str, self.inputs))})")
             self._setup_var(var)
             return
-        for node in io_toposort(list(self.variables), [var]):
+        for node in _new_nodes(var, self.variables):
             if node in self.apply_nodes:
                 continue
+            self.version += 1
             for pos, inp in enumerate(node.inputs):
                 if inp not in self.variables:
                     self._import_var(inp, reason)
@@ -112,6 +144,7 @@ class FunctionGraph:
             return
         if any(self.clients.get(o) for o in node.outputs):
             return
+        self.version += 1
         self.apply_nodes.discard(node)
         for o in node.outputs:
             self.clients.pop(o, None)
@@ -137,6 +170,7 @@ class FunctionGraph:
             node.inputs[pos] = new
         if old is new:
             return
+        self.version += 1
         self._import_var(new, reason)
         self.clients[new].append((node, pos))
         cl = self.clients[old]
@@ -175,8 +209,12 @@ class FunctionGraph:
             feature.on_attach(self)
 
     def toposort(self):
-        """Apply nodes in a deterministic execution order."""
-        return io_toposort(self.inputs, self.outputs)
+        """Apply nodes in a deterministic execution order (a new list each call)."""
+        version, order = self._order
+        if version != self.version or order is None:
+            order = io_toposort(self.inputs, self.outputs)
+            self._order = (self.version, order)
+        return list(order)
 
     def clone(self):
         """An independent copy (replacement log not copied)."""

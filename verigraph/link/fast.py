@@ -13,6 +13,7 @@ import itertools
 import numpy as np
 
 from verigraph.graph.basic import Constant
+from verigraph.source_cache import compile_source
 from verigraph.link.errors import reraise_with_context
 from verigraph.link.node_inline import inline_node
 from verigraph.link.scalar_inline import inline_lines, inlinable
@@ -180,7 +181,7 @@ class FastProgram:
         lines.append(f"    return [{', '.join(outs)}]")
         self.source = "\n".join(lines)
         fname = f"<{self.filename_prefix}-{next(_program_ids)}>"
-        exec(compile(self.source, fname, "exec"), glob)
+        exec(compile_source(self.source, fname), glob)
         self._program = glob["program"]
         self._filename = fname
         # The generated function itself, for callers that catch errors themselves and

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from verigraph.checks.errors import InvalidValue
+from verigraph.dtypes import dtype_name
 from verigraph.graph.basic import Constant
 from verigraph.graph.traversal import io_toposort
 from verigraph.link.errors import reraise_with_context
@@ -23,7 +24,7 @@ def check_output_type(node, k, value):
     if not isinstance(arr, (np.ndarray, np.generic)):
         raise InvalidValue(f"{node.op} output {k} is a {type(value).__name__}, not an array",
                            node=str(node), op=str(node.op), source=node.source_str())
-    if str(arr.dtype) != dtype or arr.ndim != t.ndim or any(
+    if dtype_name(arr.dtype) != dtype or arr.ndim != t.ndim or any(
             s is not None and s != a for s, a in zip(t.shape, np.shape(arr))):
         raise InvalidValue(
             f"{node.op} output {k} has dtype {arr.dtype} and shape {np.shape(arr)}, but its type "

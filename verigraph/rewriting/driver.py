@@ -58,10 +58,31 @@ def apply_rule_once(fgraph, rule, node, stats):
         stats.time[rule.name] += time.perf_counter() - t0
 
 
+def _dispatch(local_rules):
+    """``rules_for(node)``: the rules of ``local_rules`` that look at ``node``, in order.
+
+    Rules track Op classes, so the answer depends on the node's Op class only and is
+    worked out once per class (a sweep asks for every node, every pass); a rule that
+    tracks an Op instance makes every node ask each rule again.
+    """
+    if any(not isinstance(t, type) for r in local_rules for t in r.tracks):
+        return lambda node: [r for r in local_rules if r.matches(node)]
+    by_class = {}
+
+    def rules_for(node):
+        cls = type(node.op)
+        found = by_class.get(cls)
+        if found is None:
+            found = by_class[cls] = [r for r in local_rules if r.matches(node)]
+        return found
+    return rules_for
+
+
 def run_phase(fgraph, rules, stats):
     """Sweep the graph with ``rules`` (all of one phase) until a sweep changes nothing."""
     global_rules = [r for r in rules if getattr(r.fn, "is_global", False)]
     local_rules = [r for r in rules if not getattr(r.fn, "is_global", False)]
+    rules_for = _dispatch(local_rules)
     for _ in range(MAX_PASSES):
         changed = False
         for rule in global_rules:
@@ -73,10 +94,10 @@ def run_phase(fgraph, rules, stats):
                 stats.fired[rule.name] += n
                 changed = True
         for node in fgraph.toposort():
-            for rule in local_rules:
+            for rule in rules_for(node):
                 if node not in fgraph.apply_nodes:
                     break
-                if rule.matches(node) and apply_rule_once(fgraph, rule, node, stats):
+                if apply_rule_once(fgraph, rule, node, stats):
                     changed = True
         if not changed:
             return

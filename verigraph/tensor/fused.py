@@ -22,6 +22,7 @@ import itertools
 import numpy as np
 
 from verigraph.graph.basic import Apply
+from verigraph.source_cache import compile_source
 from verigraph.graph.op import Op
 from verigraph.tensor import scalar_table as st
 from verigraph.tensor.elemwise import broadcast_static, raise_broadcast_mismatch
@@ -452,7 +453,7 @@ class _KernelBuilder:
             src.append(f"    return chunked({params}, shape, rows)")
         source = "\n".join(src)
         fname = f"<verigraph-fused-{next(_kernel_ids)}>"
-        exec(compile(source, fname, "exec"), self.glob)
+        exec(compile_source(source, fname), self.glob)
         kernel = self.glob["kernel"]
         kernel.source = source
         if self.large is not None and ndim > 0:

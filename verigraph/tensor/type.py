@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from verigraph.dtypes import dtype_name
 from verigraph.graph.type import Type
 
 # Theano's one-letter dtype codes used by the constructors (dmatrix, ivector, ...).
@@ -36,7 +37,7 @@ class TensorType(Type):
     """Type of n-d arrays: ``TensorType(dtype, shape)``, shape entries int or None."""
 
     def __init__(self, dtype, shape=None, broadcastable=None):
-        self.dtype = str(np.dtype(dtype))
+        self.dtype = dtype_name(dtype)
         self.shape = _normalize_shape(shape, broadcastable)
         self.ndim = len(self.shape)
         self.numpy_dtype = np.dtype(self.dtype)

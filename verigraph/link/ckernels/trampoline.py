@@ -262,7 +262,16 @@ PyMODINIT_FUNC PyInit__vg_trampoline(void) {
 _module = []   # [module or None] once module() has looked
 
 
+_flag_cache = []   # [flags or None] once _flags() has looked (sysconfig is slow)
+
+
 def _flags():
+    if not _flag_cache:
+        _flag_cache.append(_find_flags())
+    return _flag_cache[0]
+
+
+def _find_flags():
     include = sysconfig.get_paths().get("include") or ""
     if not os.path.isfile(os.path.join(include, "Python.h")):
         return None
