@@ -130,3 +130,34 @@ def test_variable_eval_uses_the_reference_evaluator():
     x = T.dvector("x")
     np.testing.assert_array_equal((x * 2).eval({x: np.array([1.0, 2.0])}), [2.0, 4.0])
     assert float(T.constant(3.0).eval()) == 3.0
+
+
+def test_toposort_is_cached_until_the_graph_changes():
+    x, y = T.dvectors("x", "y")
+    fg = FunctionGraph([x, y], [T.exp(x + y) * y])
+    first = fg.toposort()
+    assert fg.toposort() == first and fg.toposort() is not first
+    first.clear()                      # a caller's list is its own
+    assert len(fg.toposort()) == 3
+    xi, yi = fg.inputs
+    add = next(n for n in fg.toposort() if n.outputs[0].owner.op == Elemwise(st.add))
+    fg.replace(add.outputs[0], xi * yi, reason="test")
+    ops = [n.op for n in fg.toposort()]
+    assert Elemwise(st.add) not in ops and ops.count(Elemwise(st.mul)) == 2
+    assert fg.toposort() == io_toposort(fg.inputs, fg.outputs)
+
+
+def test_import_of_a_new_subgraph_keeps_the_topological_order():
+    x, y = T.dvectors("x", "y")
+    fg = FunctionGraph([x, y], [x + y])
+    xi, yi = fg.inputs
+    s = fg.outputs[0]
+    new = T.log(T.exp(s) + xi) * yi       # reuses the graph's s; four new nodes
+    fg.replace(s, new, reason="test")
+    order = fg.toposort()
+    assert set(order) == fg.apply_nodes and len(order) == 5
+    position = {node: k for k, node in enumerate(order)}
+    for node in order:                    # every node after the owners of its inputs
+        assert all(position[i.owner] < position[node] for i in node.inputs if i.owner)
+    assert [str(n.op) for n in order] == ["Elemwise{add}", "Elemwise{exp}", "Elemwise{add}",
+                                          "Elemwise{log}", "Elemwise{mul}"]
