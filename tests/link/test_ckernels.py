@@ -338,3 +338,27 @@ def test_rows_from_different_axes_or_without_a_full_input_are_not_planned():
     node = FusedElemwise([("add", (X, Y), "float64")]).make_node(m, col)
     with pytest.raises(codegen.Unsupported):
         codegen.plan(node.op, node)
+
+
+@needs_cc
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_streaming_stores_write_the_same_bits(dtype, monkeypatch):
+    # Large outputs are computed in blocks and written with non-temporal stores; with the
+    # threshold lowered, every length (blocks, the unaligned head, the tail) and every
+    # input offset is reachable on small arrays.
+    monkeypatch.setattr(codegen, "STREAM_MIN_BYTES", 256)
+    node = _node(CHAINS["exact"], dtype)
+    assert "vg_stream(" in codegen.plan(node.op, node).source
+    fast = _fast(node)
+    inplace = _node(SQDEV, dtype, inplace=0)      # reads x through the output: no streaming
+    assert "vg_stream(" not in codegen.plan(inplace.op, inplace).source
+    rng = np.random.default_rng(7)
+    base = rng.standard_normal((2, 9000)).astype(dtype)
+
+    @settings(max_examples=60, deadline=None)
+    @given(hst.integers(1, 8000), hst.integers(0, 7), hst.integers(0, 7))
+    def run(n, off_x, off_y):
+        x = base[0, off_x:off_x + n].reshape(1, n)
+        y = base[1, off_y:off_y + n].reshape(1, n)
+        np.testing.assert_array_equal(fast(x, y), _reference(node, [x, y]))
+    run()
