@@ -75,34 +75,44 @@ typedef long long vg_int;
 # ``np.add(out=)`` floor in paired runs. Smaller outputs keep ordinary stores: the next
 # node usually reads them while they are still in cache.
 STREAM_MIN_BYTES = 4 << 20
-# x86-64 only (SSE2 is baseline there; AVX/AVX-512 forms chosen at run time). A block
-# of VG_BLOCK values is computed into an aligned stack buffer by the ordinary vector loop,
-# then copied to the 64-byte aligned output with streaming stores; an sfence orders them
-# before the kernel returns. The values written are the same bits either way.
+# x86-64 only (SSE2 is baseline there; AVX/AVX-512 forms chosen at run time). Values
+# are computed into an aligned stack buffer by the ordinary vector loop (a block of
+# VG_BLOCK, or a softmax row), then copied out: the bytes up to the first 64-byte
+# boundary of the destination and after the last one with memcpy, the lines between
+# with streaming stores; an sfence orders them before the kernel returns. The values
+# written are the same bits either way.
 PROLOGUE_STREAM = r"""
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
+#include <string.h>
 #define VG_STREAM 1
 #define VG_BLOCK 512
 __attribute__((target("avx512f")))
 static void vg_stream_64(char *dst, const char *src, vg_int n) {
     for (vg_int i = 0; i < n; i += 64)
-        _mm512_stream_si512((void *)(dst + i), _mm512_load_si512((const void *)(src + i)));
+        _mm512_stream_si512((void *)(dst + i), _mm512_loadu_si512((const void *)(src + i)));
 }
 __attribute__((target("avx")))
 static void vg_stream_32(char *dst, const char *src, vg_int n) {
     for (vg_int i = 0; i < n; i += 32)
-        _mm256_stream_si256((__m256i *)(dst + i), _mm256_load_si256((const __m256i *)(src + i)));
+        _mm256_stream_si256((__m256i *)(dst + i), _mm256_loadu_si256((const __m256i *)(src + i)));
 }
 static void vg_stream_16(char *dst, const char *src, vg_int n) {
     for (vg_int i = 0; i < n; i += 16)
-        _mm_stream_si128((__m128i *)(dst + i), _mm_load_si128((const __m128i *)(src + i)));
+        _mm_stream_si128((__m128i *)(dst + i), _mm_loadu_si128((const __m128i *)(src + i)));
 }
-/* dst 64-byte aligned, nbytes a multiple of 64 */
-static void vg_stream(void *dst, const void *src, vg_int nbytes) {
-    if (__builtin_cpu_supports("avx512f")) vg_stream_64((char *)dst, (const char *)src, nbytes);
-    else if (__builtin_cpu_supports("avx")) vg_stream_32((char *)dst, (const char *)src, nbytes);
-    else vg_stream_16((char *)dst, (const char *)src, nbytes);
+static void vg_stream(void *dst_, const void *src_, vg_int nbytes) {
+    char *dst = (char *)dst_;
+    const char *src = (const char *)src_;
+    vg_int head = (vg_int)((64 - ((size_t)dst & 63)) & 63);
+    if (head > nbytes) head = nbytes;
+    memcpy(dst, src, (size_t)head);
+    dst += head; src += head; nbytes -= head;
+    vg_int body = nbytes & ~(vg_int)63;
+    if (__builtin_cpu_supports("avx512f")) vg_stream_64(dst, src, body);
+    else if (__builtin_cpu_supports("avx")) vg_stream_32(dst, src, body);
+    else vg_stream_16(dst, src, body);
+    memcpy(dst + body, src + body, (size_t)(nbytes - body));
 }
 static void vg_stream_fence(void) { _mm_sfence(); }
 #else
