@@ -174,34 +174,6 @@ def test_softmax_rows_in_c_match_reference(op_class, dtype):
 
 
 @needs_c
-@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
-@pytest.mark.parametrize("op_class", [Softmax, LogSoftmax])
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_softmax_rows_streamed_out_match_reference(op_class, dtype, monkeypatch):
-    # Every output streamed (threshold 0): rows finished in the row buffer and copied out
-    # with non-temporal stores, whatever the row length and the output's alignment.
-    monkeypatch.setattr(codegen, "STREAM_MIN_BYTES", 0)
-    name = "softmax" if op_class is Softmax else "log_softmax"
-    assert "vg_stream(" in softmax_kernels.kernel(name, dtype).source
-    x = TensorType(dtype, (None, None))("x")
-    node = op_class(axis=-1).make_node(x)
-    fn = node.op.make_fast_fn(node)
-    assert type(_warm(fn, np.ones((2, 3), dtype))[0]).__name__ == "Kernel"
-    rng = np.random.default_rng(11)
-
-    @settings(max_examples=40, deadline=None)
-    @given(hst.integers(1, 40), hst.integers(1, 300), hst.integers(0, 15))
-    def check(rows, cols, offset):
-        flat = rng.standard_normal(rows * cols + offset).astype(dtype)
-        v = flat[offset:].reshape(rows, cols)          # inputs at every alignment
-        store = [[None]]
-        node.op.perform(node, [v.copy()], store)
-        got = fn(v)
-        assert compare(got, store[0][0], dtype) is None
-    check()
-
-
-@needs_c
 def test_softmax_other_axes_and_layouts_stay_on_numpy():
     x = T.tensor3("x")
     f = theano.function([x], Softmax(axis=1)(x))

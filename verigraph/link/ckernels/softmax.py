@@ -21,19 +21,9 @@ from verigraph.link.ckernels import codegen
 _BODY = r"""
 VG_CLONES void vg_NAME(vg_int n, const T *x, vg_int cols, T *out) {
     if (cols <= 0) return;
-#if VG_STREAM
-    /* Large outputs: each row is finished in an L1 buffer and streamed out (codegen's
-       STREAM_MIN_BYTES); rows too long for the buffer keep ordinary stores. */
-    T row[VG_ROW_BYTES / sizeof(T)] __attribute__((aligned(64)));
-    const int stream = n * (vg_int)sizeof(T) >= STREAM_BYTES
-                       && cols * (vg_int)sizeof(T) <= VG_ROW_BYTES;
-#endif
     for (vg_int start = 0; start + cols <= n; start += cols) {
         const T *xr = x + start;
         T *o = out + start;
-#if VG_STREAM
-        if (stream) o = row;
-#endif
         /* NaNs are skipped here; exp(NaN - m) then makes the row's sum, so the row, NaN. */
         T m = -INFINITY;
         VG_SIMD_MAX
@@ -46,13 +36,7 @@ VG_CLONES void vg_NAME(vg_int n, const T *x, vg_int cols, T *out) {
             s += (double)e;
         }
         SECOND
-#if VG_STREAM
-        if (stream) vg_stream(out + start, row, cols * (vg_int)sizeof(T));
-#endif
     }
-#if VG_STREAM
-    if (stream) vg_stream_fence();
-#endif
 }
 """
 # softmax: store e, then divide by the sum; log_softmax: store x - m, then subtract log(s).
@@ -64,7 +48,6 @@ _PARTS = {
                     "        for (vg_int j = 0; j < cols; j++) o[j] = o[j] - ls;"),
 }
 _EXTRA_PROLOGUE = r"""
-#define VG_ROW_BYTES 16384
 #ifdef VG_MVEC
 #define VG_SIMD_SUM _Pragma("omp simd reduction(+:s)")
 #define VG_SIMD_MAX _Pragma("omp simd reduction(max:m)")
@@ -84,8 +67,7 @@ def kernel(name, dtype):
             .replace("T ", f"{ctype} ").replace("T *", f"{ctype} *").replace("(T)", f"({ctype})")
             .replace("EXP(", f"exp{suffix}(").replace("LOG(", f"log{suffix}("))
     entry = f"vg_{name}"
-    body = body.replace("STREAM_BYTES", str(codegen.STREAM_MIN_BYTES))
-    source = (codegen.PROLOGUE + codegen.PROLOGUE_STREAM + _EXTRA_PROLOGUE + body
+    source = (codegen.PROLOGUE + _EXTRA_PROLOGUE + body
               + codegen._packed(entry, ["full", "scalar"], [dtype, "int64"], ctype, False))
     return codegen.Kernel(source, entry, ["full", "scalar"], [dtype, "int64"], dtype, False, 1)
 
