@@ -49,33 +49,6 @@ class Replacement:
         return f"Replacement({self.rule!r}, {self.old} -> {self.new})"
 
 
-def _new_nodes(var, known):
-    """Owners ``var`` depends on through variables not in ``known``, in topological order.
-
-    ``io_toposort`` with ``known`` as its inputs, without building a set of their ids
-    (importing a rule's result into a large graph did that for every new variable).
-    """
-    order, seen = [], set()
-    stack = [(var, False)]
-    while stack:
-        v, done = stack.pop()
-        node = v.owner
-        if node is None or v in known:
-            continue
-        if done:
-            if node not in seen:
-                seen.add(node)
-                order.append(node)
-            continue
-        if node in seen:
-            continue
-        stack.append((v, True))
-        for inp in reversed(node.inputs):
-            if inp.owner is not None and inp.owner not in seen and inp not in known:
-                stack.append((inp, False))
-    return order
-
-
 class FunctionGraph:
     """The graph a function compiles: inputs, outputs, each variable's clients, a replacement log."""
 
@@ -117,7 +90,7 @@ class FunctionGraph:
                     f"(inputs: {', '.join(map(str, self.inputs))})")
             self._setup_var(var)
             return
-        for node in _new_nodes(var, self.variables):
+        for node in io_toposort(list(self.variables), [var]):
             if node in self.apply_nodes:
                 continue
             self.version += 1
@@ -211,7 +184,7 @@ class FunctionGraph:
     def toposort(self):
         """Apply nodes in a deterministic execution order (a new list each call)."""
         version, order = self._order
-        if version != self.version or order is None:
+        if version != self.version:
             order = io_toposort(self.inputs, self.outputs)
             self._order = (self.version, order)
         return list(order)

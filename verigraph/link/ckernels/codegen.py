@@ -383,12 +383,17 @@ def _packed(entry, kinds, in_dtypes, octype, with_sum, rows=False):
             f"    {ret}{entry}({', '.join(args)});\n}}\n")
 
 
+def _param_name(param):
+    """``p0`` of the C parameter ``const double *p0`` (``v1_in`` of ``double v1_in``)."""
+    return param.rsplit(" ", 1)[-1].lstrip("*")
+
+
 def _loop_function(name, bounds, params, unpack, inner, last, octype):
     """``static inline void name(bounds, inputs..., out)``: the vector loop over ``lo..hi``.
 
     Returns the function's text and the argument names to call it with after ``bounds``.
     """
-    names = [p.rsplit(" ", 1)[-1].lstrip("*") for p in params[1:]] + ["out"]
+    names = [_param_name(p) for p in params[1:]] + ["out"]
     signature = ", ".join(params[1:] + [f"{octype} *out"])
     text = (f"static inline void {name}({bounds}, {signature}) {{\n"
             + "\n".join(unpack) + "\n"
@@ -418,8 +423,8 @@ def _map_function(entry, params, unpack, inner, last, octype, stream=False):
             + f"    vg_range(0, head, {names});\n")
     if stream:
         # The block's inputs are the arrays shifted to its start; scalars pass unchanged.
-        shifted = ", ".join([f"{p.rsplit(' ', 1)[-1].lstrip('*')} + lo" if "*" in p
-                             else p.rsplit(" ", 1)[-1] for p in params[1:]] + ["buf"])
+        shifted = ", ".join([_param_name(p) + (" + lo" if "*" in p else "")
+                             for p in params[1:]] + ["buf"])
         text += (
             "#if VG_STREAM\n"
             f"    if ((n - head) * (vg_int)sizeof({octype}) >= {STREAM_MIN_BYTES}) {{\n"
