@@ -282,13 +282,22 @@ def test_tanh_kernel_is_within_a_few_ulps_and_keeps_specials(dtype):
     v = np.concatenate([g.standard_normal(20000) * 3, g.standard_normal(5000) * 1e-4,
                         g.uniform(-30, 30, 5000), [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-300,
                                                    -1e-30, 20.0, 19.0, 9.0, 8.9]])
+    bound = 4
+    if dtype == "float32":
+        # The rational form's worst cases lie where tanh is close to 1 (6.26 ulp at
+        # 6.76395464 in the exhaustive check); every float32 between 5 and 9.1 with a
+        # step of 2**-17, and the correctly rounded value as reference.
+        v = np.concatenate([v, np.arange(5, 9.1, 2.0 ** -17), [6.76395464, 9.02, 9.0201]])
+        bound = 6.3
     v = v.astype(dtype)[None, :]
-    got, want = fast(v, v), np.tanh(v)
+    got = fast(v, v)
+    want = np.tanh(v.astype("float64")).astype(dtype) if dtype == "float32" else np.tanh(v)
     assert np.array_equal(np.isnan(got), np.isnan(want))
     assert np.array_equal(np.signbit(got), np.signbit(want))     # -0 stays -0
     ok = ~np.isnan(want)
     ulp = np.spacing(np.abs(want[ok])).astype("float64")
-    assert (np.abs(got[ok].astype("float64") - want[ok]) <= 4 * ulp).all()
+    err = np.abs(got[ok].astype("float64") - want[ok]) / ulp
+    assert err.max() <= bound, (err.max(), v[0][ok[0]][err.argmax()])
 
 
 ROWS = [("add", (X, Y)), ("tanh", (("s", 0),)), ("mul", (("s", 1), Y)), ("sub", (("s", 2), X))]
@@ -362,3 +371,11 @@ def test_streaming_stores_write_the_same_bits(dtype, monkeypatch):
         y = base[1, off_y:off_y + n].reshape(1, n)
         np.testing.assert_array_equal(fast(x, y), _reference(node, [x, y]))
     run()
+
+
+def test_float32_tanh_is_not_counted_as_a_libm_call():
+    # vg_tanh_f is plain arithmetic, so a float32 chain with tanh runs in C even without
+    # libmvec; float64 tanh still calls libm (expm1 or tanh).
+    n32, n64 = _node([("tanh", (X,))], "float32"), _node([("tanh", (X,))], "float64")
+    assert codegen.plan(n32.op, n32).expensive == 0
+    assert codegen.plan(n64.op, n64).expensive == 1

@@ -132,17 +132,33 @@ static inline T vg_softplus_S(T x) {
     return (x > 0 ? x : (T)0) + LOG1P(EXP(-FABS(x)));
 }
 static inline T vg_tanh_S(T x) {
-#if defined(VG_MVEC) && VG_IS_DOUBLE
+#if VG_IS_DOUBLE && defined(VG_MVEC)
     /* float64: expm1(2|x|) / (expm1(2|x|) + 2), sign restored, is ~1.3x faster than
        libmvec's tanh (1e6 values: 1.33 ms against 1.75) and within 3 ulp of it (expm1
        is accurate near 0). |x| is capped where tanh rounds to 1 (a NaN stays NaN: the
-       comparison is false); -0 stays -0. float32 keeps tanhf: libmvec's is faster. */
+       comparison is false); -0 stays -0. */
     T ax = FABS(x);
     ax = ax > (T)CAP ? (T)CAP : ax;
     T t = EXPM1((T)2 * ax);
     return COPYSIGN(t / (t + (T)2), x);
-#else
+#elif VG_IS_DOUBLE
     return TANH(x);
+#else
+    /* float32: x * P(x^2) / Q(x^2), a rational fit of tanh(x)/x on [0, 9.02] made here
+       (Lawson-weighted least squares, relative error 2.1e-8 in exact arithmetic); in
+       float arithmetic at most 6.3 ulp from the correctly rounded tanh over every
+       float32 (checked exhaustively; NumPy's is 1.4, XLA's 4, the reference tolerance
+       1e-4 relative). Plain arithmetic, so the loop vectorizes with no libm call: 1.4x
+       faster than libmvec's tanhf, and rows of any length keep a cheap scalar tail.
+       Above 9.02 tanh rounds to +-1; a NaN fails the comparison and stays NaN; -0
+       stays -0; Q >= 1 everywhere. */
+    T s = x * x;
+    T p = (((1.33186582e-08f * s + 2.05831766e-05f) * s + 0.00349401613f) * s
+           + 0.13379702f) * s + 1.0f;
+    T q = (((7.76184777e-07f * s + 0.000328306254f) * s + 0.025871003f) * s
+           + 0.467130184f) * s + 1.0f;
+    T y = x * p / q;
+    return FABS(x) > 9.02f ? COPYSIGN(1.0f, x) : y;
 #endif
 }
 static inline T vg_max_S(T a, T b) { return (a >= b || a != a) ? a : b; }  /* NaN wins */
@@ -322,7 +338,9 @@ def plan(op, node, with_sum=False):
     for j, (name, refs, dtype) in enumerate(steps):
         arg_dtypes = [in_dtypes[k] if kind == "i" else dtypes[k] for kind, k in refs]
         expr = _step_expr(name, [names[r] for r in refs], arg_dtypes, dtype)
-        expensive += name in EXPENSIVE
+        # float32 tanh is plain arithmetic in C (vg_tanh_f), not a libm call.
+        expensive += name in EXPENSIVE and not (
+            name == "tanh" and st.scalar_op_by_name(name).output_dtype(arg_dtypes) == "float32")
         body.append(f"const {C_TYPES[dtype]} s{j} = {expr};")
         names[("s", j)] = f"s{j}"
         dtypes.append(dtype)
