@@ -21,6 +21,40 @@ from verigraph.link.ckernels import codegen
 _BODY = r"""
 VG_CLONES void vg_NAME(vg_int n, const T *x, vg_int cols, T *out) {
     if (cols <= 0) return;
+    if (cols < VG_SHORT_ROW) {
+        /* Short rows (an MLP's 10 classes): a per-row vector loop would be mostly its
+           scalar tail (a libm call per element), so whole blocks of rows go through one
+           vector loop instead, with each row's maximum, then its scale, spread over the
+           row in ``spread``. Same operations on the same values as the long-row path. */
+        T spread[VG_ROWS_BLOCK] __attribute__((aligned(64)));
+        T ebuf[VG_ROWS_BLOCK] __attribute__((aligned(64)));
+        const vg_int per = VG_ROWS_BLOCK / cols * cols;
+        for (vg_int start = 0; start + cols <= n; start += per) {
+            const vg_int len = start + per <= n ? per : (n - start) / cols * cols;
+            const T *xb = x + start;
+            T *ob = out + start;
+            for (vg_int r = 0; r < len; r += cols) {
+                T m = -INFINITY;
+                for (vg_int j = 0; j < cols; j++) m = xb[r + j] > m ? xb[r + j] : m;
+                for (vg_int j = 0; j < cols; j++) spread[r + j] = m;
+            }
+            VG_SIMD
+            for (vg_int i = 0; i < len; i++) {
+                const T d = xb[i] - spread[i];
+                ebuf[i] = EXP(d);
+                SHORT_FIRST
+            }
+            for (vg_int r = 0; r < len; r += cols) {
+                double s = 0;
+                for (vg_int j = 0; j < cols; j++) s += (double)ebuf[r + j];
+                SHORT_SCALE
+                for (vg_int j = 0; j < cols; j++) spread[r + j] = k;
+            }
+            VG_SIMD
+            for (vg_int i = 0; i < len; i++) SHORT_OUT
+        }
+        return;
+    }
     for (vg_int start = 0; start + cols <= n; start += cols) {
         const T *xr = x + start;
         T *o = out + start;
@@ -47,7 +81,15 @@ _PARTS = {
                     "const T ls = (T)log(s);\n        VG_SIMD\n"
                     "        for (vg_int j = 0; j < cols; j++) o[j] = o[j] - ls;"),
 }
+# The short-row path's pieces: (after exp, the row's scale ``k``, the output).
+_SHORT_PARTS = {
+    "softmax": ("", "const T k = (T)(1.0 / s);", "ob[i] = ebuf[i] * spread[i];"),
+    "log_softmax": ("ob[i] = d;", "const T k = (T)log(s);", "ob[i] = ob[i] - spread[i];"),
+}
 _EXTRA_PROLOGUE = r"""
+/* Rows shorter than this take the blocked path; a block holds this many values. */
+#define VG_SHORT_ROW 32
+#define VG_ROWS_BLOCK 1024
 #ifdef VG_MVEC
 #define VG_SIMD_SUM _Pragma("omp simd reduction(+:s)")
 #define VG_SIMD_MAX _Pragma("omp simd reduction(max:m)")
@@ -63,7 +105,10 @@ def kernel(name, dtype):
     ctype = codegen.C_TYPES[dtype]
     suffix = "f" if dtype == "float32" else ""
     first, second = _PARTS[name]
-    body = (_BODY.replace("FIRST", first).replace("SECOND", second).replace("NAME", name)
+    short_first, short_scale, short_out = _SHORT_PARTS[name]
+    body = (_BODY.replace("SHORT_FIRST", short_first).replace("SHORT_SCALE", short_scale)
+            .replace("SHORT_OUT", short_out)
+            .replace("FIRST", first).replace("SECOND", second).replace("NAME", name)
             .replace("T ", f"{ctype} ").replace("T *", f"{ctype} *").replace("(T)", f"({ctype})")
             .replace("EXP(", f"exp{suffix}(").replace("LOG(", f"log{suffix}("))
     entry = f"vg_{name}"
