@@ -87,6 +87,20 @@ def _fused_sum_example():
     return f.maker.fgraph.inputs, node, values
 
 
+def _gemm(inplace, dtype, alpha=None):
+    def build():
+        from verigraph.tensor.gemm import Gemm
+        z, x, y = (TensorType(dtype, (None, None))(n) for n in "zxy")
+        values = [_m(2, 4, dtype=dtype), _m(2, 3, dtype=dtype), _m(3, 4, dtype=dtype)]
+        if alpha is None:   # a symbolic (1, 1) alpha: a learning rate passed in
+            a = TensorType(dtype, (1, 1))("a")
+            return _ex([z, a, x, y], Gemm(inplace)(z, a, x, y),
+                       [values[0], np.full((1, 1), -0.25, dtype), *values[1:]])
+        a = T.constant(np.asarray(alpha, dtype))
+        return _ex([z, x, y], Gemm(inplace)(z, a, x, y), values)
+    return build
+
+
 def _random_example():
     from verigraph.tensor.random import RandomStreams
     rs = RandomStreams(seed=3)
@@ -183,6 +197,8 @@ EXAMPLES = {
         _binary(T.dot, (2, 3), (3, 4)), _binary(T.dot, (3,), (3, 2)), _binary(T.dot, (3,), (3,)),
         _binary(T.dot, (2, 0), (0, 4), "float32", "float64"),
     ],
+    "verigraph.tensor.gemm.Gemm": [_gemm(False, "float64", -0.5), _gemm(True, "float32", 2.0),
+                                   _gemm(False, "float32")],
     "verigraph.tensor.blas.Matmul": [
         _binary(T.matmul, (2, 2, 3), (2, 3, 4)),
         _binary(lambda x, y: T.matmul(T.specify_shape(x, (1, None, None)), y), (1, 2, 3),

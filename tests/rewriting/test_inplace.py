@@ -1,4 +1,8 @@
-"""Inplace rules: outputs reuse dying intermediates, never inputs, shared storage or constants."""
+"""Inplace rules: outputs reuse dying intermediates, never inputs, shared storage or constants.
+
+(The one exception, a Gemm writing the update of its own shared variable, is tested in
+tests/compile/test_inplace_updates.py.)
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -51,7 +55,7 @@ def test_user_inputs_are_never_destroyed():
     np.testing.assert_array_equal(yv, before[1])
 
 
-def test_shared_storage_is_never_destroyed():
+def test_elementwise_updates_never_destroy_shared_storage():
     w = vg.shared(np.arange(4.0), "w")
     x = T.dvector("x")
     old = w.get_value(borrow=True)

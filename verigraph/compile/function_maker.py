@@ -105,6 +105,11 @@ class FunctionMaker:
         graph_inputs = explicit + shared_inputs
         self.original = FunctionGraph(graph_inputs, all_outs, clone=True)
         self.fgraph = FunctionGraph(graph_inputs, all_outs, clone=True)
+        # Output index -> input index of each update: the inplace phase may let the node
+        # computing a shared variable's update write into its storage (rewriting/inplace.py).
+        self.fgraph.update_map = self.original.update_map = {
+            self.n_outputs + j: next(k for k, v in enumerate(graph_inputs) if v is s)
+            for j, s in enumerate(self.update_targets)}
         t1 = time.perf_counter()
         from verigraph.rewriting.driver import rewrite
         self.rules = self.mode.rules()

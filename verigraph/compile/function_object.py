@@ -30,6 +30,32 @@ def _aliasing_outputs(fgraph):
     return out
 
 
+def _destroyed_inputs(fgraph):
+    """Positions of the graph inputs some node overwrites (shared storage updated in place)."""
+    inputs = {v: k for k, v in enumerate(fgraph.inputs)}
+    found = set()
+    for node in fgraph.toposort():
+        for ins in node.op.destroy_map.values():
+            found.update(inputs[node.inputs[i]] for i in ins if node.inputs[i] in inputs)
+    return sorted(found)
+
+
+def _written_in_place(fgraph, k):
+    """Whether fgraph output ``k`` is its update target's own storage, overwritten in place.
+
+    Such an update is the target's array itself (not a view of another value): storing it
+    back needs no copy, unlike an update aliasing some other input.
+    """
+    target = getattr(fgraph, "update_map", {}).get(k)
+    v = fgraph.outputs[k]
+    while target is not None and v.owner is not None:
+        src = v.owner.op.destroy_map.get(v.index)
+        if not src:
+            return False
+        v = v.owner.inputs[src[0]]
+    return target is not None and v is fgraph.inputs[target]
+
+
 class Function:
     """A compiled function: call it with positional or keyword (named In) arguments."""
 
@@ -52,7 +78,11 @@ class Function:
         self._update_containers = [s.container for s in maker.update_targets]
         aliasing = _aliasing_outputs(self.fgraph)
         self._copy_outputs = sorted(k for k in aliasing if k < n_out and not maker.borrow_out[k])
-        self._copy_updates = sorted(k - n_out for k in aliasing if k >= n_out)
+        self._copy_updates = sorted(k - n_out for k in aliasing
+                                    if k >= n_out and not _written_in_place(self.fgraph, k))
+        # Inputs the program overwrites (shared storage updated in place by the node that
+        # computes its update): such calls go through ``__call__``, which guards them.
+        self._destroyed = _destroyed_inputs(self.fgraph)
         self._scalar_outputs = [k for k, o in enumerate(self.fgraph.outputs[:n_out])
                                 if getattr(o.type, "ndim", None) == 0]
         self._downcast = maker.allow_input_downcast
@@ -137,9 +167,12 @@ class Function:
         values = self._filter(args)
         values.extend(c[0] for c in self._containers)
         self._calls += 1
-        results = self._program(*values)
-        if self._crosscheck != "off":
-            self._maybe_crosscheck(values, results)
+        if self._destroyed:
+            results = self._call_destroying(values)
+        else:
+            results = self._program(*values)
+            if self._crosscheck != "off" and self._crosscheck_due():
+                self._crosscheck_run(values, results)
         n_out = self._n_out
         for k in self._copy_outputs:
             results[k] = np.array(results[k], copy=True)
@@ -163,14 +196,53 @@ class Function:
             return dict(zip(self.maker.output_keys, outs))
         return outs
 
-    def _maybe_crosscheck(self, values, results):
+    def _call_destroying(self, values):
+        """Run a program that overwrites shared storage in place (``values`` may change).
+
+        A destroyed array that shares memory with another argument is replaced by a copy
+        for this call (the program would read what it overwrites). When this call is
+        cross-checked, the reference runs on copies taken before the program, and a failed
+        check writes the old values back, so the failed call leaves the storage unchanged.
+        """
+        for k in self._destroyed:
+            v = values[k]
+            if any(j != k and type(w) is np.ndarray and np.may_share_memory(v, w)
+                   for j, w in enumerate(values)):
+                values[k] = np.array(v, copy=True)
+        before = None
+        if self._crosscheck != "off" and self._crosscheck_due():
+            before = list(values)
+            for k in self._destroyed:
+                before[k] = np.array(values[k], copy=True)
+        results = self._program(*values)
+        if before is not None:
+            try:
+                self._crosscheck_run(before, results)
+            except CrossCheckError:
+                for k in self._destroyed:
+                    if type(values[k]) is np.ndarray:
+                        values[k][...] = before[k]
+                raise
+        return results
+
+    def _crosscheck_due(self):
+        """Whether the current call is cross-checked (``first``: only call 1; ``sample:P``)."""
         policy = self._crosscheck
         if policy == "first":
             self._crosscheck_live = False
-            if self._calls > 1:
-                return
-        if policy == "sample" and random.random() >= self._crosscheck_p:
-            return
+            return self._calls <= 1
+        if policy == "sample":
+            return random.random() < self._crosscheck_p
+        return True
+
+    def _maybe_crosscheck(self, values, results):
+        """Cross-check this call's ``results`` when the policy says it is due."""
+        if self._crosscheck_due():
+            self._crosscheck_run(values, results)
+
+    def _crosscheck_run(self, values, results):
+        """Compare ``results`` with the reference evaluator on ``values``; CrossCheckError if not."""
+        policy = self._crosscheck
         from verigraph.checks.tolerance import compare
         from verigraph.link.reference import evaluate
         original = self._crosscheck_reference()
@@ -291,7 +363,7 @@ def _build_fast_call(fn):
     """
     from verigraph.link.fast import FastProgram
     program = fn._program
-    if type(program) is not FastProgram:
+    if type(program) is not FastProgram or fn._destroyed:
         return None
     n, n_out = fn._n_explicit, fn._n_out
     glob = {"ndarray": np.ndarray, "asarray": np.asarray, "array": np.array,

@@ -190,8 +190,11 @@ class FunctionGraph:
         return list(order)
 
     def clone(self):
-        """An independent copy (replacement log not copied)."""
-        return FunctionGraph(self.inputs, self.outputs, clone=True)
+        """An independent copy (replacement log not copied; the update map kept)."""
+        g = FunctionGraph(self.inputs, self.outputs, clone=True)
+        if hasattr(self, "update_map"):
+            g.update_map = dict(self.update_map)
+        return g
 
     def __str__(self):
         return f"FunctionGraph({', '.join(map(str, self.outputs))})"

@@ -21,6 +21,28 @@ from verigraph.link.scalar_inline import inline_lines, inlinable
 _program_ids = itertools.count()
 
 
+def input_destroyers(fgraph, order):
+    """The nodes of ``order`` that overwrite a graph input (shared storage they update)."""
+    inputs = set(fgraph.inputs)
+    return [n for n in order
+            if any(n.inputs[i] in inputs for ins in n.op.destroy_map.values() for i in ins)]
+
+
+def destroyers_last(fgraph, order):
+    """``order`` with the nodes that overwrite a graph input moved to its end.
+
+    A failed call must change no shared state, so those writes come after every other
+    node has run. The inplace rule lets only nodes whose outputs feed nothing but the
+    graph's outputs do it, so moving them keeps the order topological (a node whose
+    output is read stays where it is).
+    """
+    late = [n for n in input_destroyers(fgraph, order)
+            if all(isinstance(c, str) for o in n.outputs for c, _ in fgraph.clients.get(o, ()))]
+    if not late:
+        return order
+    return [n for n in order if n not in late] + late
+
+
 class FastProgram:
     """Callable ``program(*input_values) -> list of output values`` for an fgraph.
 
@@ -36,7 +58,7 @@ class FastProgram:
 
     def __init__(self, fgraph, order=None, fns=None):
         self.fgraph = fgraph
-        self.order = order if order is not None else fgraph.toposort()
+        self.order = order if order is not None else destroyers_last(fgraph, fgraph.toposort())
         self.fns = fns if fns is not None else [n.op.make_fast_fn(n) for n in self.order]
         self._build()
 
@@ -129,8 +151,19 @@ class FastProgram:
                 floats[var] = n
             return floats[var]
 
+        # Nodes overwriting a graph input run last; before the first of them, every one
+        # of them checks its arguments (``fn.precheck``), so none writes if one would fail.
+        destroyers = {id(n) for n in input_destroyers(fg, self.order)}
+        first_destroyer = next((k for k, n in enumerate(self.order) if id(n) in destroyers), None)
         for idx, node in enumerate(self.order):
             fn_name = f"f{idx}"
+            if idx == first_destroyer:
+                for k in range(idx, len(self.order)):
+                    check = getattr(self.fns[k], "precheck", None)
+                    if check is not None and id(self.order[k]) in destroyers:
+                        glob[f"pre{k}"] = check
+                        args = ", ".join(name_of(i) for i in self.order[k].inputs)
+                        emit(f"pre{k}({args})", k)
             if inline[idx]:
                 args = [float_of(i, idx) for i in node.inputs]
                 prefix = f"p{next(counter)}"

@@ -106,7 +106,8 @@ class _Program:
     def __init__(self, mode, fgraph):
         self.mode = mode
         self.fgraph = fgraph
-        self.order = fgraph.toposort()
+        from verigraph.link.fast import destroyers_last
+        self.order = destroyers_last(fgraph, fgraph.toposort())
         if isinstance(mode, DebugMode):
             # The first call builds the compiled small-call kernels FAST_RUN would move to
             # after 64 calls, so every later call checks those against the reference too.
@@ -232,13 +233,25 @@ class DebugProgram(_Program):
 class NanGuardProgram(_Program):
     """Callable running each node's fast function and checking its outputs for NaN/Inf."""
 
+    def __init__(self, mode, fgraph):
+        super().__init__(mode, fgraph)
+        from verigraph.link.fast import input_destroyers
+        late = {id(n) for n in input_destroyers(fgraph, self.order)}
+        self._writes_input = [id(n) in late for n in self.order]
+
     def __call__(self, *values):
         mode = self.mode
         env = dict(zip(self._input_ids, values))
-        for node, fn in zip(self.order, self.fns):
+        for node, fn, writes_input in zip(self.order, self.fns, self._writes_input):
             vals = [i.data if isinstance(i, Constant) else env[id(i)] for i in node.inputs]
+            args = vals
+            if writes_input:
+                # A NaN found after this node must leave the shared storage it would
+                # overwrite unchanged: it works on a copy (the update then stores the copy),
+                # and the check below still sees the inputs as they were.
+                args = call_args(node, vals, make=lambda v: v)
             try:
-                out = fn(*vals)
+                out = fn(*args)
             except Exception as exc:  # noqa: BLE001 - re-raised with the node's context
                 reraise_with_context(exc, node, vals)
             outs = (out,) if len(node.outputs) == 1 else tuple(out)

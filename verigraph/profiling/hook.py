@@ -88,7 +88,8 @@ def profiled_program(maker, stats):
     """Link ``maker.fgraph`` into a program recording into a new FunctionProfile of ``stats``."""
     from verigraph.modes import Mode
     mode, fgraph = maker.mode, maker.fgraph
-    order = fgraph.toposort()
+    from verigraph.link.fast import destroyers_last
+    order = destroyers_last(fgraph, fgraph.toposort())
     infos, outputs, constant_meta = _node_infos(fgraph, order)
     own_linker = type(mode).make_program is not Mode.make_program
     record = FunctionProfile(

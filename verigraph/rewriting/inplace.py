@@ -4,6 +4,10 @@ An input may be destroyed only when nothing else can observe it: it is computed 
 the graph by an Op known to return fresh memory (or is a declared view of such a value),
 every variable on that view chain has this node as its only client, and the chain never
 reaches a graph input (user argument or shared variable storage) or a constant.
+
+One exception, for ``Gemm`` only: a shared variable's storage may be overwritten by the
+node computing that variable's own update, when every other reader of the storage (or
+of a view of it) is an ancestor of the node, so it has run before (``update_target``).
 """
 from __future__ import annotations
 
@@ -13,17 +17,21 @@ from verigraph.rewriting.db import node_rule
 from verigraph.tensor.blas import Dot, Matmul
 from verigraph.tensor.elemwise import DimShuffle, Elemwise
 from verigraph.tensor.fused import FusedElemwise
+from verigraph.tensor.gemm import Gemm
 from verigraph.tensor.nnet_ops import LogSoftmax, Softmax
 from verigraph.tensor.reduction import Reduce
-from verigraph.tensor.shape import Alloc, SpecifyShape
+from verigraph.tensor.shape import Alloc, Shape, Shape_i, SpecifyShape
 from verigraph.tensor.subtensor import IncSubtensor
 
 INPLACE = ("inplace", "default")
 
 # Ops whose fast path always returns a newly allocated array for outputs with ndim > 0.
-FRESH_OUTPUT = (Elemwise, FusedElemwise, Dot, Matmul, Softmax, LogSoftmax, Alloc, IncSubtensor)
+FRESH_OUTPUT = (Elemwise, FusedElemwise, Dot, Matmul, Softmax, LogSoftmax, Alloc, IncSubtensor,
+                Gemm)
 # Ops whose output is a declared view of input 0: destroying it destroys that input.
 VIEW_OPS = (DimShuffle, SpecifyShape)
+# Ops that read only an input's shape, which overwriting its values does not change.
+SHAPE_READERS = (Shape, Shape_i)
 
 
 def _fresh(node):
@@ -54,6 +62,55 @@ def destroyable(fgraph, var, consumer):
                 return False
             continue
         return _fresh(node)
+
+
+def _ancestors(node):
+    """Every Apply that ``node`` depends on."""
+    seen, stack = set(), [i.owner for i in node.inputs if i.owner is not None]
+    while stack:
+        n = stack.pop()
+        if n not in seen:
+            seen.add(n)
+            stack.extend(i.owner for i in n.inputs if i.owner is not None)
+    return seen
+
+
+def update_target(fgraph, var, consumer):
+    """Whether ``consumer`` may overwrite graph input ``var``: shared storage it updates.
+
+    ``fgraph.update_map`` (output index -> input index, set by the function maker) must say
+    that ``consumer``'s output is the new value of ``var``; that output must feed nothing
+    else; ``var`` and its views must not be outputs; and every other node reading ``var``
+    or a view of it (shape-only readers aside) must be an ancestor of ``consumer``, so it
+    runs first in every order. ``consumer`` itself must read ``var`` only as input 0.
+    """
+    update_map = getattr(fgraph, "update_map", None)
+    if not update_map or var not in fgraph.inputs:
+        return False
+    out = consumer.outputs[0]
+    positions = [k for k, o in enumerate(fgraph.outputs) if o is out]
+    if len(positions) != 1 or update_map.get(positions[0]) != fgraph.inputs.index(var):
+        return False
+    if any(not isinstance(c, str) for c, _ in fgraph.clients.get(out, ())):
+        return False
+    before = _ancestors(consumer)
+    stack = [var]
+    while stack:
+        v = stack.pop()
+        for client, k in fgraph.clients.get(v, ()):
+            if isinstance(client, str):
+                return False   # var, or a view of it, is an output
+            if client is consumer:
+                if v is var and k == 0 and consumer.inputs.count(var) == 1:
+                    continue
+                return False
+            if isinstance(client.op, SHAPE_READERS):
+                continue
+            if client not in before:
+                return False
+            aliased = {**client.op.view_map, **client.op.destroy_map}
+            stack.extend(client.outputs[o] for o, ins in aliased.items() if k in ins)
+    return True
 
 
 @node_rule("local_elemwise_inplace", tracks=[Elemwise], tags=INPLACE)
@@ -110,5 +167,20 @@ def local_incsubtensor_inplace(fgraph, node):
     if np.dtype(x.dtype) != np.dtype(node.outputs[0].dtype):
         return None
     new = IncSubtensor(op.spec, op.set_instead_of_inc, inplace=True)(*node.inputs)
+    new.owner.source = node.source
+    return new
+
+
+@node_rule("local_gemm_inplace", tracks=[Gemm], tags=INPLACE)
+def local_gemm_inplace(fgraph, node):
+    """``Gemm`` -> ``Gemm(inplace=True)`` when ``z`` is destroyable or its update target."""
+    if node.op.inplace:
+        return None
+    z = node.inputs[0]
+    if z in node.inputs[1:]:
+        return None
+    if not (destroyable(fgraph, z, node) or update_target(fgraph, z, node)):
+        return None
+    new = Gemm(inplace=True)(*node.inputs)
     new.owner.source = node.source
     return new
