@@ -52,6 +52,7 @@ def _c_setup(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("VERIGRAPH_CACHE_DIR", str(cache))
     monkeypatch.setattr(ckernels, "MIN_SIZE", 0)
     monkeypatch.setattr(ckernels, "MAX_EXPENSIVE_SHARE", 1.0)
+    monkeypatch.setattr(ckernels, "ROW_MIN_COLS", 0)
     with config.change_flags(c_kernels=True):
         yield
 
@@ -379,3 +380,17 @@ def test_float32_tanh_is_not_counted_as_a_libm_call():
     n32, n64 = _node([("tanh", (X,))], "float32"), _node([("tanh", (X,))], "float64")
     assert codegen.plan(n32.op, n32).expensive == 0
     assert codegen.plan(n64.op, n64).expensive == 1
+
+
+@needs_cc
+def test_short_rows_stay_on_numpy(monkeypatch):
+    # One vector loop per row is slow for rows of a few elements: those calls run NumPy.
+    monkeypatch.setattr(ckernels, "ROW_MIN_COLS", 16)
+    x = TensorType("float64", (None, None))("x")
+    b = TensorType("float64", (1, None))("b")
+    node = FusedElemwise(_with_dtypes(ROWS, "float64")).make_node(x, b)
+    c_call = ckernels.large_path(node.op, node)
+    g = np.random.default_rng(4)
+    assert c_call(g.standard_normal((50, 3)), g.standard_normal((1, 3))) is None
+    xv, bv = g.standard_normal((50, 16)), g.standard_normal((1, 16))
+    _check(node, lambda *a: c_call(*a), [xv, bv], "float64")
