@@ -346,7 +346,7 @@ def build_parser():
                    help="comma-separated modes to compare (default all three)")
     f.add_argument("--kinds", default="",
                    help="comma-separated kinds to draw: forward step kinds (default all of "
-                        "them) and/or the slower case kinds grad, large, scan, ifelse, random")
+                        "them) and/or the slower case kinds grad, large, scan, ifelse, random, sgd")
     f.add_argument("--max-steps", type=_positive_int, default=6, help="steps per graph")
     f.add_argument("--reports", default="reports", metavar="DIR",
                    help="where fuzz.json and the reproducer go (default reports/)")

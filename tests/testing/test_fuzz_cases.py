@@ -1,4 +1,5 @@
-"""verigraph.testing.fuzz_cases / fuzz_loops: gradient, large, scan, ifelse and random-stream kinds."""
+"""verigraph.testing.fuzz_cases / fuzz_loops / fuzz_sgd: gradient, large, scan, ifelse, random-stream
+and SGD-training kinds."""
 import runpy
 
 import numpy as np
@@ -12,7 +13,7 @@ from verigraph.testing.planted import planted_bad_rule
 
 
 @pytest.mark.parametrize("kind, examples", [("grad", 15), ("large", 8), ("scan", 15),
-                                            ("ifelse", 30), ("random", 15)])
+                                            ("ifelse", 30), ("random", 15), ("sgd", 20)])
 def test_each_case_kind_agrees_in_every_mode(kind, examples, tmp_path):
     result = run_fuzz(examples=examples, seed=1, outdir=str(tmp_path),
                       strategy=case_strategy(kind))
@@ -38,6 +39,26 @@ def test_grad_kind_finds_a_planted_bad_rule_and_writes_a_reproducer(tmp_path):
         with pytest.raises(SystemExit) as exit_info:
             runpy.run_path(result.reproducer, run_name="__main__")
         assert exit_info.value.code == 1
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(result.reproducer, run_name="__main__")
+    assert exit_info.value.code == 0
+
+
+def test_sgd_kind_finds_a_wrong_in_place_update_and_writes_a_reproducer(tmp_path, monkeypatch):
+    from verigraph.tensor import cblas
+
+    def off_by_a_little(c, alpha, a, b):   # a BLAS that adds 1% too much
+        c += 1.01 * alpha * (a @ b)
+        return True
+    monkeypatch.setattr(cblas, "gemm_into", off_by_a_little)
+    result = run_fuzz(examples=40, seed=0, outdir=str(tmp_path), modes=("FAST_RUN",),
+                      strategy=case_strategy("sgd"), max_shrink_seconds=10)
+    assert not result.ok
+    assert any(p.where.startswith("FAST_RUN call") for p in result.problems)
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(result.reproducer, run_name="__main__")
+    assert exit_info.value.code == 1
+    monkeypatch.undo()
     with pytest.raises(SystemExit) as exit_info:
         runpy.run_path(result.reproducer, run_name="__main__")
     assert exit_info.value.code == 0

@@ -154,13 +154,15 @@ class FastProgram:
         # Nodes overwriting a graph input run last; before the first of them, every one
         # of them checks its arguments (``fn.precheck``), so none writes if one would fail.
         destroyers = {id(n) for n in input_destroyers(fg, self.order)}
-        first_destroyer = next((k for k, n in enumerate(self.order) if id(n) in destroyers), None)
+        first_destroyer = len(self.order)
+        while first_destroyer and id(self.order[first_destroyer - 1]) in destroyers:
+            first_destroyer -= 1   # the trailing run of them (destroyers_last)
         for idx, node in enumerate(self.order):
             fn_name = f"f{idx}"
             if idx == first_destroyer:
                 for k in range(idx, len(self.order)):
                     check = getattr(self.fns[k], "precheck", None)
-                    if check is not None and id(self.order[k]) in destroyers:
+                    if check is not None:
                         glob[f"pre{k}"] = check
                         args = ", ".join(name_of(i) for i in self.order[k].inputs)
                         emit(f"pre{k}({args})", k)

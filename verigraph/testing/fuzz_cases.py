@@ -391,13 +391,13 @@ def check_any(case, modes=MODES):
 
 # -- kinds for ``verigraph fuzz --kinds`` ---------------------------------------------------------
 # Off by default (the default run draws the forward ``graphs()`` step kinds only).
-CASE_KINDS = ("grad", "large", "scan", "ifelse", "random")
+CASE_KINDS = ("grad", "large", "scan", "ifelse", "random", "sgd")
 
 
 def case_strategy(kind, max_steps=6):
     """The Hypothesis strategy of one case kind (see ``CASE_KINDS``)."""
-    from verigraph.testing import fuzz_loops
-    makers = {"grad": lambda: grad_cases(max_steps=min(max_steps, 5)),
+    from verigraph.testing import fuzz_loops, fuzz_sgd
+    makers = {"sgd": fuzz_sgd.sgd_cases,"grad": lambda: grad_cases(max_steps=min(max_steps, 5)),
               "large": lambda: large_graphs(max_steps=min(max_steps, 5)),
               "ifelse": lambda: ifelse_graphs(max_steps=max_steps),
               "scan": fuzz_loops.scan_cases, "random": fuzz_loops.random_cases}

@@ -487,7 +487,9 @@ class _Drawer:
             # computed values could flip legitimately), or a constant NumPy mask.
             k = self.draw(st.integers(1, a.ndim))
             if self.draw(st.booleans()):
-                c = self.leaf(a.dtype, a.shape[:k], (False,) * k)
+                # A computed ``a`` may have been promoted out of the allowed dtypes.
+                dtype = a.dtype if a.dtype in self.dtypes else self.dtypes[0]
+                c = self.leaf(dtype, a.shape[:k], (False,) * k)
                 vg, npx = f"T.gt({c.name}, 0.0)", f"({c.name} > 0.0)"
             else:
                 bits = self.draw(st.lists(st.booleans(), min_size=int(np.prod(a.shape[:k])),
