@@ -126,3 +126,16 @@ def test_debugmode_agrees_and_nanguard_keeps_the_storage_on_failure():
     with pytest.raises(Exception, match="(?i)inf"):
         f(np.array([[1e200, 1.0], [1.0, 1.0]]))   # x.T @ x overflows in the Gemm
     np.testing.assert_array_equal(W2.get_value(), np.ones((2, 2)))
+
+
+def test_read_only_and_fortran_ordered_storage_get_a_fresh_result():
+    x = T.dmatrix("x")
+    for value in (np.asfortranarray(np.ones((2, 2))), np.ones((2, 2))):
+        W = vg.shared(value, "W", borrow=True)
+        if value.flags.c_contiguous:
+            value.flags.writeable = False
+        f = vg.function([x], [], updates=[(W, W - LR * T.dot(x.T, x))])
+        assert _writers(f)
+        f(np.eye(2))
+        np.testing.assert_allclose(W.get_value(), np.ones((2, 2)) - LR * np.eye(2))
+        np.testing.assert_array_equal(value, np.ones((2, 2)))   # the original is untouched

@@ -71,15 +71,15 @@ class Gemm(Op):
         def fn(z, alpha, x, y):
             check(z, x, y)
             a = np.asarray(alpha, dtype).reshape(())
-            out = z if inplace and z.flags.writeable and z.flags.c_contiguous \
-                else np.array(z, dtype=dtype, order="C")
+            # In place only into memory BLAS can write (a read-only or Fortran-ordered z
+            # gets a fresh result, which the update stores instead: nothing can fail here
+            # after the check, so the writes stay all-or-nothing).
+            out = z if inplace and z.flags.writeable and z.flags.c_contiguous and \
+                z.dtype == dtype else np.array(z, dtype=dtype, order="C")
             if not gemm_into(out, a.item(), x, y):
                 d = np.dot(x, y)
                 np.multiply(d, a, out=d)
                 np.add(out, d, out=out)
-            if inplace and out is not z:
-                z[...] = out   # a non-contiguous z: the result still lands in its memory
-                return z
             return out
         # Run before any node that destroys a graph input (link/fast.py), so that a failing
         # check leaves every input unchanged.
