@@ -139,3 +139,12 @@ def test_read_only_and_fortran_ordered_storage_get_a_fresh_result():
         f(np.eye(2))
         np.testing.assert_allclose(W.get_value(), np.ones((2, 2)) - LR * np.eye(2))
         np.testing.assert_array_equal(value, np.ones((2, 2)))   # the original is untouched
+
+
+def test_an_update_reading_its_own_target_in_the_product_stays_out_of_place():
+    W = vg.shared(np.arange(4.0).reshape(2, 2) / 10, "W")
+    f = vg.function([], [], updates=[(W, W - LR * T.dot(W.T, W))])
+    assert not _writers(f)
+    start = W.get_value()
+    f()
+    np.testing.assert_allclose(W.get_value(), start - LR * (start.T @ start), rtol=1e-12)
