@@ -65,3 +65,16 @@ def test_view_of_a_view_of_an_input_adds_no_bytes():
     f = vg.function([x], (x[1:].T * 2).sum(), profile=True)
     f(np.ones((4, 3)))
     assert f.profile.to_dict()  # building the memory summary must not raise
+
+
+def test_an_in_place_update_is_labelled_as_living_in_the_input():
+    W = vg.shared(np.ones((30, 20)), "W")
+    x = T.dmatrix("x")
+    f = vg.function([x], [], updates=[(W, W - 0.1 * T.dot(x.T, x[:, :20]))], profile=True)
+    f(np.ones((5, 30)))
+    m = _memory(f)
+    gemm = [c for c in m["largest"] if c["op"].startswith("Gemm")]
+    assert gemm and gemm[0]["in_input"] and gemm[0]["is_output"]
+    from verigraph.profiling.tables import _memory_kind
+    assert _memory_kind(gemm[0]) == "output, in input"
+    assert m["peak_bytes"] < gemm[0]["bytes"]   # the update allocates no new W

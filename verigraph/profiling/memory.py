@@ -68,7 +68,8 @@ def simulate_memory(fp):
             cands.append({"node": i, "output": k, "op": info.op, "name": info.output_names[k],
                           "bytes": int(m[2]), "shape": list(m[0]), "dtype": str(m[1]),
                           "is_output": ("node", i, k) in protected,
-                          "is_view": buffer_of.get(("node", i, k)) != ("node", i, k)})
+                          "is_view": buffer_of.get(("node", i, k)) != ("node", i, k),
+                          "in_input": buffer_of.get(("node", i, k), 0) is None})
     cands.sort(key=lambda c: (-c["bytes"], c["node"], c["output"]))
     return {"peak_bytes": int(peak), "peak_bytes_no_free": int(no_free), "peak_node": peak_node,
             "output_bytes": int(out_bytes), "largest": cands[:TOP_INTERMEDIATES]}

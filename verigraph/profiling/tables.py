@@ -112,12 +112,19 @@ def _op_cell(node):
     return f"{node['op']} [{kernel}]" if kernel else node["op"]
 
 
+def _memory_kind(c):
+    # "in input": the value lives in an input's memory (an in-place update of a shared
+    # variable, or a view of an argument), so it costs no new bytes.
+    if c.get("in_input"):
+        return "output, in input" if c["is_output"] else "view of input"
+    return "output" if c["is_output"] else ("view" if c["is_view"] else "")
+
+
 def memory_table(f):
     """Largest intermediates of a function, with its simulated peaks as the note."""
     m = f["memory"]
     rows = [[fmt_bytes(c["bytes"]), str(c["node"]), c["op"], fmt_shapes([c["shape"]]), c["dtype"],
-             "output" if c["is_output"] else ("view" if c["is_view"] else "")]
-            for c in m["largest"]]
+             _memory_kind(c)] for c in m["largest"]]
     note = (f"peak {fmt_bytes(m['peak_bytes'])} freeing intermediates after last use "
             f"(at node {m['peak_node']}), {fmt_bytes(m['peak_bytes_no_free'])} without freeing; "
             f"outputs {fmt_bytes(m['output_bytes'])}." if m["peak_bytes"] is not None
