@@ -32,12 +32,12 @@ def _aliasing_outputs(fgraph):
 
 def _destroyed_inputs(fgraph):
     """Positions of the graph inputs some node overwrites (shared storage updated in place)."""
-    inputs = {v: k for k, v in enumerate(fgraph.inputs)}
-    found = set()
-    for node in fgraph.toposort():
-        for ins in node.op.destroy_map.values():
-            found.update(inputs[node.inputs[i]] for i in ins if node.inputs[i] in inputs)
-    return sorted(found)
+    from verigraph.link.fast import input_destroyers
+    position = {v: k for k, v in enumerate(fgraph.inputs)}
+    return sorted({position[node.inputs[i]]
+                   for node in input_destroyers(fgraph, fgraph.toposort())
+                   for ins in node.op.destroy_map.values() for i in ins
+                   if node.inputs[i] in position})
 
 
 def _written_in_place(fgraph, k):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from verigraph.graph.traversal import ancestors
 from verigraph.rewriting.db import node_rule
 from verigraph.tensor.blas import Dot, Matmul
 from verigraph.tensor.elemwise import DimShuffle, Elemwise
@@ -64,17 +65,6 @@ def destroyable(fgraph, var, consumer):
         return _fresh(node)
 
 
-def _ancestors(node):
-    """Every Apply that ``node`` depends on."""
-    seen, stack = set(), [i.owner for i in node.inputs if i.owner is not None]
-    while stack:
-        n = stack.pop()
-        if n not in seen:
-            seen.add(n)
-            stack.extend(i.owner for i in n.inputs if i.owner is not None)
-    return seen
-
-
 def update_target(fgraph, var, consumer):
     """Whether ``consumer`` may overwrite graph input ``var``: shared storage it updates.
 
@@ -93,7 +83,7 @@ def update_target(fgraph, var, consumer):
         return False
     if any(not isinstance(c, str) for c, _ in fgraph.clients.get(out, ())):
         return False
-    before = _ancestors(consumer)
+    before = {v.owner for v in ancestors(consumer.inputs) if v.owner is not None}
     stack = [var]
     while stack:
         v = stack.pop()

@@ -64,10 +64,10 @@ class SgdCase:
 
     def _run(self, mode):
         """Per call: outputs, then W1, b1, W2 after the call."""
-        import verigraph.tensor as T  # noqa: F401 - used by the program text
+        import verigraph.tensor as T
         from verigraph.compile.function import function
-        from verigraph.compile.shared import shared  # noqa: F401
-        from verigraph.gradient import grad  # noqa: F401
+        from verigraph.compile.shared import shared
+        from verigraph.gradient import grad
         env = {"T": T, "shared": shared, "grad": grad, "np": np, "v": self.values()}
         exec("\n".join(self.source_lines()), env)  # noqa: S102 - generated text
         f = function([env["x"], env["y"]], env["outputs"], updates=env["updates"], mode=mode)
