@@ -55,6 +55,9 @@ class Dot(Op):
                 check(x, y)
             r = dot(x, y)
             return r if same else np.asarray(r, dtype=dtype)
+        if same and node.inputs[0].ndim == node.inputs[1].ndim == 2 and \
+                node.outputs[0].type.shape[1] in (None, *range(1, 25)):
+            return _with_skinny_products(node, fn)
         return fn
 
     def infer_shape(self, node, shapes):
@@ -95,6 +98,26 @@ class Dot(Op):
         if not terms:
             return [None]
         return [terms[0] if len(terms) == 1 else terms[0] + terms[1]]
+
+
+def _with_skinny_products(node, numpy_fn):
+    """``numpy_fn`` with products of few output columns through a C loop (ckernels.skinny)."""
+    from verigraph.link import ckernels
+    if not ckernels.enabled():
+        return numpy_fn
+    from verigraph.link.ckernels import skinny
+    switch = skinny.Checked(f"Dot (built at {getattr(node, 'source', '?')})",
+                            node.outputs[0].dtype)
+
+    def fn(x, y):
+        c = skinny.entry(x, y)
+        if c is None:
+            return numpy_fn(x, y)
+        if switch.state == "on":
+            return skinny.call(c, x, y)
+        return switch.run(lambda: skinny.call(c, x, y), lambda: numpy_fn(x, y))
+    fn.describe_kernel = switch.describe
+    return fn
 
 
 class Matmul(Op):

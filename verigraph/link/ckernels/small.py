@@ -124,6 +124,9 @@ def describe_kernel(fn):
     small call" or "NumPy (C kernel disagreed)", with "; C from N elements" where large
     calls have their own C path.
     """
+    own = getattr(fn, "describe_kernel", None)
+    if own is not None:
+        return own()
     from verigraph.link import ckernels
     large = f"C from {ckernels.MIN_SIZE} elements" if hasattr(fn, "c_source") else None
     state = getattr(fn, "small_state", None)
@@ -221,15 +224,20 @@ def built_on_first_call():
 
 def request(spec, state, background=None):
     """Build ``spec``'s kernel and store its trampoline object in ``state[0]``."""
+    submit(lambda: build(spec, state), background)
+
+
+def submit(job, background=None):
+    """Run ``job()`` (a build) in the background builder thread, or here when it is off."""
     if not (BACKGROUND if background is None else background):
-        build(spec, state)
+        job()
         return
     global _jobs
     with _lock:
         if _jobs is None:
             _jobs = queue.Queue()
             threading.Thread(target=_work, name="verigraph-kernels", daemon=True).start()
-    _jobs.put((spec, state))
+    _jobs.put(job)
 
 
 def _forget_worker():
@@ -244,9 +252,9 @@ if hasattr(os, "register_at_fork"):
 
 def _work():
     while True:
-        spec, state = _jobs.get()
+        job = _jobs.get()
         try:
-            build(spec, state)
+            job()
         except Exception as exc:  # noqa: BLE001 - a failed build leaves the node on NumPy
             log.debug("small-call kernel not built, NumPy is used instead: %s", exc)
         finally:
