@@ -68,7 +68,13 @@ def test_products_match_numpy_for_drawn_shapes_dtypes_and_layouts(monkeypatch):
             want = np.dot(x, y)
             got = skinny.call(fn, x, y)
         assert got.shape == want.shape and got.dtype == want.dtype
-        assert compare(got, want, dtype.name) is None, (m, k, n, kind_x, kind_y)
+        if dtype == np.float64:
+            assert compare(got, want, dtype.name) is None, (m, k, n, kind_x, kind_y)
+        else:
+            # float32 (not used by nodes: see skinny.MIN_WORK): a reordered sum is within
+            # a few ulps of the terms' magnitude, not of a cancelled result's.
+            scale = (np.abs(x) @ np.abs(y)) + (np.abs(z) if gemm else 0)
+            assert np.all(np.abs(got - want) <= 8 * np.finfo(dtype).eps * scale + 1e-30)
 
     layouts = hst.sampled_from(["c", "fortran", "strided", "reversed"])
     widths = {np.dtype("float64"): 12, np.dtype("float32"): 24}
@@ -87,6 +93,8 @@ def test_what_stays_on_numpy(monkeypatch):
     assert skinny.entry(a, np.ones((600, 3))) is None           # BLAS's matrix-vector kernel
     assert skinny.entry(a[:20], np.ones((600, 10))) is None     # too little work to pay off
     assert skinny.entry(a, np.ones((600, 10), "float32")) is None   # mixed dtypes
+    f32 = a.astype("float32")
+    assert skinny.entry(f32, np.ones((600, 10), "float32")) is None   # float32: OpenBLAS
     assert skinny.entry(a.astype(int), np.ones((600, 10), int)) is None
     assert skinny.entry(a, np.ones((601, 10))) is None          # shapes disagree: NumPy says so
     assert skinny.entry(a, np.ones((600, 10))) is None          # the first one starts the build
