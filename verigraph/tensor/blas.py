@@ -55,8 +55,7 @@ class Dot(Op):
                 check(x, y)
             r = dot(x, y)
             return r if same else np.asarray(r, dtype=dtype)
-        if same and node.inputs[0].ndim == node.inputs[1].ndim == 2 and \
-                node.outputs[0].type.shape[1] in (None, *range(1, 25)):
+        if same and node.inputs[0].ndim == node.inputs[1].ndim == 2:
             return _with_skinny_products(node, fn)
         return fn
 
@@ -103,9 +102,10 @@ class Dot(Op):
 def _with_skinny_products(node, numpy_fn):
     """``numpy_fn`` with products of few output columns through a C loop (ckernels.skinny)."""
     from verigraph.link import ckernels
-    if not ckernels.enabled():
-        return numpy_fn
     from verigraph.link.ckernels import skinny
+    if not ckernels.enabled() or not skinny.may_serve(node.outputs[0].dtype,
+                                                      node.outputs[0].type.shape[1]):
+        return numpy_fn
     switch = skinny.Checked(f"Dot (built at {getattr(node, 'source', '?')})",
                             node.outputs[0].dtype)
 

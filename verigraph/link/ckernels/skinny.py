@@ -41,7 +41,7 @@ ROWS_PER_BLOCK = {1: 8, 2: 6, 3: 4}
 # first-call cross-check compare a node with np.dot, so that would be a false alarm.
 MIN_WORK = {"float64": 1 << 20}
 MIN_WORK_GEMM = {"float64": 1 << 20}
-MIN_COLS = {"float64": 4, "float32": 5}
+MIN_COLS = {"float64": 4}
 _TYPES = {"float64": ("double", "d"), "float32": ("float", "f")}
 
 _HEADER = r"""
@@ -195,6 +195,18 @@ def _request():
     small.submit(_load)
 
 
+def may_serve(dtype, columns, gemm=False):
+    """Whether products of ``dtype`` with ``columns`` (static; None: unknown) may use the loop.
+
+    Decided once per node when its fast function is made, so nodes the loop never serves
+    (float32, wide outputs) keep the plain NumPy call with nothing added per call.
+    """
+    name = np.dtype(dtype).name
+    if (MIN_WORK_GEMM if gemm else MIN_WORK).get(name) is None:
+        return False
+    return columns is None or MIN_COLS[name] <= columns <= MAX_VECTORS * lanes(name)
+
+
 def entry(x, y, gemm=False):
     """The loaded C function for ``x @ y``, or None when the product stays on NumPy.
 
@@ -234,12 +246,11 @@ def call(fn, x, y, alpha=1.0, z=None, out=None):
     m, k = x.shape
     n = y.shape[1]
     dtype = x.dtype
-    step = dtype.itemsize
-    lanes_ = 32 // step
-    nv = -(-n // lanes_)
+    step, width = dtype.itemsize, lanes(dtype)
+    nv = -(-n // width)
     if out is None:
         out = np.empty((m, n), dtype)
-    scratch = np.empty(k * nv * lanes_ + lanes_, dtype)
+    scratch = np.empty(k * nv * width + width, dtype)
     fn(m, k, n, x.ctypes.data, x.strides[0] // step, x.strides[1] // step, y.ctypes.data,
        y.strides[0] // step, y.strides[1] // step, alpha, None if z is None else z.ctypes.data,
        out.ctypes.data, scratch.ctypes.data)
@@ -275,13 +286,8 @@ class Checked:
             self.state = "on"
             return got
         self.state = "off"
-        import warnings
-
-        from verigraph.link.ckernels.small import KernelMismatchWarning
-        warnings.warn(KernelMismatchWarning(
-            f"the C product kernel of {self.label} disagrees with np.dot on its first call "
-            f"(max abs diff {bad[0]:.3g}, max rel diff {bad[1]:.3g}: {bad[2]}); the node "
-            f"keeps running on NumPy. Please report this with the graph."), stacklevel=4)
+        from verigraph.link.ckernels.small import warn_mismatch
+        warn_mismatch(f"the C product kernel of {self.label}", "np.dot", bad, 5)
         return want
 
     def describe(self):

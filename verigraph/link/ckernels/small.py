@@ -188,15 +188,19 @@ class Switch:
             state[0] = kernel
             return got
         state[1] = -(1 << 62)  # never asked for again
-        warnings.warn(KernelMismatchWarning(
-            f"the compiled C kernel of {self.label} disagrees with its NumPy kernel on its "
-            f"first call (max abs diff {bad[0]:.3g}, max rel diff {bad[1]:.3g}: {bad[2]}); "
-            f"the node keeps running on NumPy. Please report this with the graph."),
-            stacklevel=3)
+        warn_mismatch(f"the compiled C kernel of {self.label}", "its NumPy kernel", bad, 4)
         return want
 
     def _out(self, r):
         return r if self.result_type is None else self.result_type(r)
+
+
+def warn_mismatch(what, against, bad, stacklevel):
+    """Warn that ``what`` disagreed with ``against`` (``bad`` from checks.tolerance.compare)."""
+    warnings.warn(KernelMismatchWarning(
+        f"{what} disagrees with {against} on its first call (max abs diff {bad[0]:.3g}, "
+        f"max rel diff {bad[1]:.3g}: {bad[2]}); the node keeps running on NumPy. Please "
+        f"report this with the graph."), stacklevel=stacklevel)
 
 
 def _crosscheck_on():
