@@ -281,7 +281,8 @@ def test_tanh_kernel_is_within_a_few_ulps_and_keeps_specials(dtype):
     fast = _fast(node)
     g = np.random.default_rng(3)
     v = np.concatenate([g.standard_normal(20000) * 3, g.standard_normal(5000) * 1e-4,
-                        g.uniform(-30, 30, 5000), [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-300,
+                        g.uniform(-30, 30, 5000), g.uniform(0, 21, 20000),
+                        [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-300,
                                                    -1e-30, 20.0, 19.0, 9.0, 8.9]])
     bound = 4
     if dtype == "float32":
@@ -376,7 +377,8 @@ def test_streaming_stores_write_the_same_bits(dtype, monkeypatch):
 
 def test_float32_tanh_is_not_counted_as_a_libm_call():
     # vg_tanh_f is plain arithmetic, so a float32 chain with tanh runs in C even without
-    # libmvec; float64 tanh still calls libm (expm1 or tanh).
+    # libmvec; float64 tanh counts as a libm step (plain FMA arithmetic only in the
+    # x86-64 instruction-set copies, libm's tanh elsewhere).
     n32, n64 = _node([("tanh", (X,))], "float32"), _node([("tanh", (X,))], "float64")
     assert codegen.plan(n32.op, n32).expensive == 0
     assert codegen.plan(n64.op, n64).expensive == 1
