@@ -396,3 +396,26 @@ def test_short_rows_stay_on_numpy(monkeypatch):
     assert c_call(g.standard_normal((50, 3)), g.standard_normal((1, 3))) is None
     xv, bv = g.standard_normal((50, 16)), g.standard_normal((1, 16))
     _check(node, lambda *a: c_call(*a), [xv, bv], "float64")
+
+
+@needs_cc
+@pytest.mark.skipif(not compiler.vector_math(), reason="no libmvec on this machine")
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_lone_rows_that_win_in_c_become_kernels_and_agree(dtype):
+    # A lone sin/sqrt/... becomes a one-step FusedElemwise whose calls run the C loop;
+    # rows where NumPy's ufunc is as fast (exp) stay plain Elemwise nodes, and so does
+    # every row with the C kernels off.
+    x = T.matrix("x", dtype=dtype)
+    v = np.random.default_rng(5).uniform(0.05, 1.5, (300, 200)).astype(dtype)
+    for name in sorted(ckernels.LONE_ROWS[dtype]):
+        f = theano.function([x], getattr(T, name)(x), mode="FAST_RUN")
+        op = f.maker.fgraph.toposort()[0].op
+        assert [type(n.op).__name__ for n in f.maker.fgraph.toposort()] == ["FusedElemwise"]
+        assert [s[0] for s in op.steps] == [name]
+        want = getattr(np, name)(v.astype("float64"))
+        assert compare(f(v), want.astype(dtype), loosest([dtype])) is None, name
+    exp = theano.function([x], T.exp(x), mode="FAST_RUN")
+    assert [type(n.op).__name__ for n in exp.maker.fgraph.toposort()] == ["Elemwise"]
+    with config.change_flags(c_kernels=False):
+        sin = theano.function([x], T.sin(x), mode="FAST_RUN")
+    assert [type(n.op).__name__ for n in sin.maker.fgraph.toposort()] == ["Elemwise"]

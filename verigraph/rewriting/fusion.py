@@ -68,6 +68,11 @@ def _c_kernels():
         trampoline._flags() is not None
 
 
+def _lone_row_wins(name, in_dtypes, dtype):
+    from verigraph.link import ckernels
+    return ckernels.lone_row_wins(name, in_dtypes, dtype)
+
+
 def _is_absorbed(fgraph, node):
     """Whether ``node`` will be fused into its clients' trees (so it is not a root)."""
     out = node.outputs[0]
@@ -132,7 +137,8 @@ def elemwise_fusion(fgraph, node):
             np.dtype(out.dtype).kind == "f" and all(d == out.dtype for d in in_dtypes)
         checked = any(len(idx) > 1 for idx in _check_dims(node))
         if not scalar_float and not (out.ndim > 0 and (
-                checked or has_fast_kernel(name, in_dtypes, out.dtype))):
+                checked or has_fast_kernel(name, in_dtypes, out.dtype)
+                or _lone_row_wins(name, in_dtypes, out.dtype))):
             return None
     try:
         new_node = FusedElemwise(steps).make_node(*leaves)
