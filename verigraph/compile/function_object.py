@@ -252,9 +252,16 @@ class Function:
             # Outputs computed through float32 are compared at float32 tolerance.
             from verigraph.checks.precision import working_dtypes
             work = self._crosscheck_work = working_dtypes(original.outputs)
+        scales = None
         for k, (a, b) in enumerate(zip(results, ref)):
             bad = compare(np.asarray(a), np.asarray(b), work[k])
             if bad is not None:
+                # Within the rounding the graph allows (a sum that cancels)? Only now paid.
+                from verigraph.checks.rounding import graph_scales, within
+                if scales is None:
+                    scales = graph_scales(original.outputs, dict(zip(original.inputs, values)))
+                if within(a, b, scales[k], work[k]):
+                    continue
                 what = f"output {k}" if k < self._n_out else \
                     f"update of {self.maker.update_targets[k - self._n_out]}"
                 raise CrossCheckError(

@@ -107,7 +107,7 @@ def _with_skinny_products(node, numpy_fn):
                                                       node.outputs[0].type.shape[1]):
         return numpy_fn
     switch = skinny.Checked(f"Dot (built at {getattr(node, 'source', '?')})",
-                            node.outputs[0].dtype)
+                            node.outputs[0].dtype, node)
 
     def fn(x, y):
         c = skinny.entry(x, y)
@@ -115,7 +115,7 @@ def _with_skinny_products(node, numpy_fn):
             return numpy_fn(x, y)
         if switch.state == "on":
             return skinny.call(c, x, y)
-        return switch.run(lambda: skinny.call(c, x, y), lambda: numpy_fn(x, y))
+        return switch.run(lambda: skinny.call(c, x, y), lambda: numpy_fn(x, y), (x, y))
     fn.describe_kernel = switch.describe
     return fn
 

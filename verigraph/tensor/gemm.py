@@ -112,7 +112,7 @@ def _with_skinny_products(node, fn, numpy_gemm, target, dtype):
     if not ckernels.enabled() or not skinny.may_serve(dtype, node.outputs[0].type.shape[1],
                                                       gemm=True):
         return fn
-    switch = skinny.Checked(f"Gemm (built at {getattr(node, 'source', '?')})", dtype.name)
+    switch = skinny.Checked(f"Gemm (built at {getattr(node, 'source', '?')})", dtype.name, node)
 
     def c_gemm(c, z, a, x, y, into):
         zc = z if z.flags.c_contiguous and z.dtype == dtype else np.ascontiguousarray(z, dtype)
@@ -123,7 +123,7 @@ def _with_skinny_products(node, fn, numpy_gemm, target, dtype):
         # The first C call writes a fresh array; only once it agrees with NumPy's (run on
         # a copy) is it copied into z, so a wrong kernel never touches the storage.
         got = switch.run(lambda: c_gemm(c, z, a, x, y, None),
-                         lambda: numpy_gemm(np.array(z, copy=True), a, x, y))
+                         lambda: numpy_gemm(np.array(z, copy=True), a, x, y), (z, a, x, y))
         if into is None or switch.state != "on":
             return got
         np.copyto(into, got)
