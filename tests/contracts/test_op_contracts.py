@@ -101,6 +101,17 @@ def _gemm(inplace, dtype, alpha=None):
     return build
 
 
+def _dense(act, dtype, shapes=((3, 4), (4, 5))):
+    def build():
+        from verigraph.tensor.dense import Dense
+        x, w = (TensorType(dtype, (None, None))(n) for n in "xw")
+        b = TensorType(dtype, (None,))("b")
+        (m, k), (_, n) = shapes
+        return _ex([x, w, b], Dense(act)(x, w, b),
+                   [_m(m, k, dtype=dtype), _m(k, n, dtype=dtype), _m(n, dtype=dtype)])
+    return build
+
+
 def _random_example():
     from verigraph.tensor.random import RandomStreams
     rs = RandomStreams(seed=3)
@@ -197,6 +208,8 @@ EXAMPLES = {
         _binary(T.dot, (2, 3), (3, 4)), _binary(T.dot, (3,), (3, 2)), _binary(T.dot, (3,), (3,)),
         _binary(T.dot, (2, 0), (0, 4), "float32", "float64"),
     ],
+    "verigraph.tensor.dense.Dense": [_dense("identity", "float64"), _dense("tanh", "float32"),
+                                     _dense("tanh", "float64", ((0, 3), (3, 2)))],
     "verigraph.tensor.gemm.Gemm": [_gemm(False, "float64", -0.5), _gemm(True, "float32", 2.0),
                                    _gemm(False, "float32")],
     "verigraph.tensor.blas.Matmul": [

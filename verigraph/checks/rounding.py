@@ -203,6 +203,19 @@ def _gemm(node, values, scales, outs):
     return [s]
 
 
+def _dense(node, values, scales, outs):
+    x, w, b = values
+    u = unit_roundoff(node.outputs[0].dtype)
+    with np.errstate(all="ignore"):
+        z = np.dot(np.asarray(x, np.float64), np.asarray(w, np.float64)) + b
+        s = _product(x, w, scales[0], scales[1], u) + u * (np.abs(z) + _mag(b))
+        if not _zero(scales[2]):
+            s = s + scales[2]
+        if node.op.act == "tanh":
+            s = (1 - np.tanh(z) ** 2) * s + LIBM_ULPS * u * _mag(outs[0])
+    return [s]
+
+
 # -- structure and the rest ---------------------------------------------------------------
 def _structural(node, values, scales, outs):
     """Apply the op to the scales in place of its float inputs (moves/copies/selects)."""
@@ -240,7 +253,7 @@ _STRUCTURAL = ("DimShuffle", "Reshape", "Subtensor", "AdvancedSubtensor", "Join"
                "Alloc", "SpecifyShape", "IncSubtensor", "AdvancedIncSubtensor", "Unbroadcast",
                "Repeat", "MakeVector", "ShapeGuard", "Flatten", "Rebroadcast")
 _RULES = {"Elemwise": _elemwise, "FusedElemwise": _fused, "Reduce": _reduce,
-          "FusedSum": _fused_sum, "Dot": _dot, "Matmul": _dot, "Gemm": _gemm}
+          "FusedSum": _fused_sum, "Dot": _dot, "Matmul": _dot, "Gemm": _gemm, "Dense": _dense}
 
 
 def node_scales(node, values, scales, outs):

@@ -267,9 +267,12 @@ class Checked:
     ``small.built_on_first_call`` (DebugMode and ``verigraph fuzz`` check every call).
     """
 
-    def __init__(self, label, working_dtype, node=None):
+    def __init__(self, label, working_dtype, node=None, what="C product", library=None):
         from verigraph.link.ckernels import small
         self.label, self.working_dtype, self.node = label, working_dtype, node
+        # The profile's and the warning's name for the C path, and its module's library
+        # list (``[lib or None]`` once loaded), which ``describe`` reads.
+        self.what, self.library = what, _library if library is None else library
         self.state = "unchecked" if small.VERIFY_SWITCH and small._crosscheck_on() else "on"
 
     def run(self, c_result, numpy_result, values=None):
@@ -297,16 +300,16 @@ class Checked:
             return got
         self.state = "off"
         from verigraph.link.ckernels.small import warn_mismatch
-        warn_mismatch(f"the C product kernel of {self.label}", "np.dot", bad, 5)
+        warn_mismatch(f"the {self.what} of {self.label}", "np.dot", bad, 5)
         return want
 
     def describe(self):
         """The profile's words for where this node's products run."""
         if self.state == "off":
-            return "NumPy (C product disagreed)"
-        if not _library or _library[0] is None:
+            return f"NumPy ({self.what} disagreed)"
+        if not self.library or self.library[0] is None:
             return None
-        return "C product" if self.state == "on" else "C product built, checked on next call"
+        return self.what if self.state == "on" else f"{self.what} built, checked on next call"
 
 
 def forget():

@@ -1,0 +1,221 @@
+"""Dense layers ``act(x @ w + b)`` as one node (tensor/dense.py, rewriting/dense.py) and
+its C loop (link/ckernels/dense.py): values, the rule, the first-call switch, errors."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
+
+import verigraph as theano
+import verigraph.tensor as T
+from verigraph.checks.errors import ShapeMismatchError
+from verigraph.checks.rounding import node_output_within
+from verigraph.configparser import config
+from verigraph.link.ckernels import compiler, dense, small
+from verigraph.tensor.dense import Dense
+
+needs_cc = pytest.mark.skipif(compiler.compiler() is None, reason="no C compiler")
+
+
+@pytest.fixture(autouse=True)
+def _built_in_the_call(tmp_path_factory, monkeypatch):
+    """The library is built inside the first eligible call into a per-session cache."""
+    monkeypatch.setenv("VERIGRAPH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "vg-dense"))
+    monkeypatch.setattr(small, "BACKGROUND", False)
+    dense.forget()
+    with config.change_flags(c_kernels=True):
+        yield
+    dense.forget()
+
+
+def _supported():
+    """Whether the C loop runs here (a compiler and an AVX-512 CPU)."""
+    if compiler.compiler() is None:
+        return False
+    dense.forget()
+    dense._load()
+    ok = dense._library[0] is not None
+    dense.forget()
+    return ok
+
+
+needs_avx512 = pytest.mark.skipif(not _supported(), reason="no AVX-512 CPU or no compiler")
+
+
+def _any_size(monkeypatch):
+    # Every size qualifies (the thresholds are speed choices, not limits).
+    monkeypatch.setattr(dense, "MIN_WORK", 0)
+    monkeypatch.setattr(dense, "_MIN_COLS_BY_DTYPE", {np.dtype("float32"): 1,
+                                                      np.dtype("float64"): 1})
+
+
+def _reference(x, w, b, act):
+    z = x.astype("float64") @ w.astype("float64") + b
+    return np.tanh(z) if act == "tanh" else z
+
+
+@needs_avx512
+def test_the_loop_matches_the_exact_value_for_drawn_shapes_and_layouts(monkeypatch):
+    _any_size(monkeypatch)
+    dense._load()
+
+    @settings(max_examples=80, deadline=None)
+    @given(m=hst.integers(1, 20), k=hst.integers(1, 90), n=hst.integers(1, 150),
+           dtype=hst.sampled_from(["float32", "float64"]), act=hst.sampled_from(dense.ACTIVATIONS),
+           strided=hst.booleans(), seed=hst.integers(0, 2 ** 16))
+    def check(m, k, n, dtype, act, strided, seed):
+        g = np.random.default_rng(seed)
+        x = g.standard_normal((m, k)).astype(dtype)
+        w = (g.standard_normal((k, n)) / np.sqrt(k)).astype(dtype)
+        b = g.standard_normal(n).astype(dtype)
+        if strided:   # rows of a wider array: contiguous rows, a longer row stride
+            x = np.concatenate([x, np.ones((m, 3), dtype)], axis=1)[:, :k]
+            w = np.concatenate([w, np.ones((k, 5), dtype)], axis=1)[:, :n]
+        fn = dense.entry(x, w, b)
+        assert fn is not None
+        got = dense.call(fn, x, w, b, act)
+        assert got.shape == (m, n) and got.dtype == dtype
+        eps = np.finfo(dtype).eps
+        bound = 8 * eps * (np.abs(x).astype("float64") @ np.abs(w) + np.abs(b) + 1) * (k + 4)
+        assert np.all(np.abs(got - _reference(x, w, b, act)) <= bound), (m, k, n, dtype, act)
+        node = Dense(act)(T.matrix("x", dtype=dtype), T.matrix("w", dtype=dtype),
+                          T.vector("b", dtype=dtype)).owner
+        want = Dense(act).make_node(*node.inputs)
+        store = [[None]]
+        want.op.perform(want, [x, w, b], store)
+        assert node_output_within(node, [x, w, b], got, store[0][0], working_dtype=dtype)
+    check()
+
+
+def _compiled(act="tanh", dtype="float64", mode="FAST_RUN"):
+    x = T.matrix("x", dtype=dtype)
+    w = theano.shared(np.random.default_rng(1).standard_normal((200, 300)).astype(dtype) * 0.1,
+                      name="W")
+    b = theano.shared(np.random.default_rng(2).standard_normal(300).astype(dtype), name="b")
+    z = T.dot(x, w) + b
+    return theano.function([x], T.tanh(z) if act == "tanh" else z, mode=mode), w, b
+
+
+@needs_cc
+@pytest.mark.parametrize("act", ["tanh", "identity"])
+def test_the_rule_makes_one_dense_node_and_it_agrees_with_numpy(act):
+    f, w, b = _compiled(act)
+    ops = [str(n.op) for n in f.maker.fgraph.toposort()]
+    assert ops == [f"Dense{{{act}}}"], ops
+    assert "local_dense_epilogue" in {r.rule for r in f.maker.fgraph.replacements}
+    xv = np.random.default_rng(3).standard_normal((40, 200))
+    want = _reference(xv, w.get_value(), b.get_value(), act)
+    for _ in range(3):       # NumPy path, checked first C call, then C (AVX-512 machines)
+        np.testing.assert_allclose(f(xv), want, rtol=1e-10, atol=1e-10)
+
+
+@needs_cc
+def test_the_rule_leaves_other_shapes_alone():
+    x = T.matrix("x")
+    w = theano.shared(np.ones((20, 64)), name="W")
+    b = theano.shared(np.ones(64), name="b")
+    used_twice = T.dot(x, w)
+    cases = {
+        "product used twice": [T.tanh(used_twice + b), used_twice],
+        "sigmoid": [T.nnet.sigmoid(T.dot(x, w) + b)],
+        "bias of the wrong orientation": [T.tanh(T.dot(x, w) + T.ones((20, 64))[:, :1])],
+    }
+    for what, outs in cases.items():
+        f = theano.function([x], outs)
+        assert not any(str(n.op).startswith("Dense") for n in f.maker.fgraph.toposort()), what
+    with config.change_flags(c_kernels=False):
+        f = theano.function([x], T.tanh(T.dot(x, w) + b))
+    assert not any(str(n.op).startswith("Dense") for n in f.maker.fgraph.toposort())
+
+
+@needs_avx512
+def test_the_first_c_call_is_checked_and_a_wrong_kernel_is_caught(monkeypatch):
+    f, w, b = _compiled("tanh")
+    xv = np.random.default_rng(4).standard_normal((64, 200))
+    want = _reference(xv, w.get_value(), b.get_value(), "tanh")
+    real = dense.call
+
+    def wrong(fn, x, w_, b_, act, out=None):
+        r = real(fn, x, w_, b_, act, out)
+        r[3, 7] += 0.5      # one wrong element
+        return r
+    monkeypatch.setattr(dense, "call", wrong)
+    f(xv)                   # NumPy path; the library is built
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = f(xv)         # the checked first C call
+    assert any("C dense kernel" in str(w_.message) for w_ in caught), [str(w_.message) for w_ in caught]
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(f(xv), want, rtol=1e-10, atol=1e-10)   # stays on NumPy
+    assert small.describe_kernel(_fast_fns(f)[0]) == "NumPy (C dense kernel disagreed)"
+
+
+@needs_avx512
+def test_the_profile_names_the_c_dense_kernel():
+    x = T.matrix("x")
+    w = theano.shared(np.random.default_rng(1).standard_normal((200, 300)) * 0.1, name="W")
+    b = theano.shared(np.zeros(300), name="b")
+    f = theano.function([x], T.tanh(T.dot(x, w) + b), profile=True)
+    xv = np.random.default_rng(3).standard_normal((40, 200))
+    for _ in range(3):
+        f(xv)
+    assert [small.describe_kernel(fn) for fn in _fast_fns(f)] == ["C dense kernel"]
+
+
+def _fast_fns(f):
+    for obj in (f, f.maker):
+        for v in vars(obj).values():
+            if type(v).__name__.endswith("Program"):
+                return list(v.fns)
+    raise AssertionError("no fast program found")
+
+
+@needs_cc
+@pytest.mark.parametrize("mode", ["FAST_RUN", "FAST_COMPILE", "DebugMode"])
+def test_shape_errors_name_the_product_and_the_bias(mode):
+    f, _, _ = _compiled("tanh", mode=mode)
+    with pytest.raises(ShapeMismatchError, match="inner dimensions"):
+        f(np.ones((5, 7)))
+    op = Dense("tanh")
+    node = op.make_node(T.matrix("x"), T.matrix("w"), T.vector("b"))
+    with pytest.raises(ShapeMismatchError, match="bias has 3 elements"):
+        op.perform(node, [np.ones((2, 4)), np.ones((4, 5)), np.ones(3)], [[None]])
+
+
+@needs_cc
+def test_debugmode_finds_nothing_on_a_correct_two_layer_model():
+    x = T.matrix("x")
+    g = np.random.default_rng(5)
+    w1 = theano.shared(g.standard_normal((100, 80)) * 0.1)
+    b1 = theano.shared(np.zeros(80))
+    w2 = theano.shared(g.standard_normal((80, 40)) * 0.1)
+    b2 = theano.shared(np.zeros(40))
+    h = T.tanh(T.dot(x, w1) + b1)
+    out = T.nnet.softmax(T.dot(h, w2) + b2)
+    f = theano.function([x], out, mode="DebugMode")
+    assert any(str(n.op) == "Dense{tanh}" for n in f.maker.fgraph.toposort())
+    xv = g.standard_normal((30, 100))
+    hv = np.tanh(xv @ w1.get_value())
+    z = hv @ w2.get_value()
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(f(xv), e / e.sum(axis=1, keepdims=True), rtol=1e-9)
+
+
+def test_dense_gradient_matches_finite_differences():
+    g = np.random.default_rng(6)
+    for act in ("tanh", "identity"):
+        theano.gradient.verify_grad(lambda x, w, b: Dense(act)(x, w, b),
+                                    [g.standard_normal((3, 4)), g.standard_normal((4, 5)),
+                                     g.standard_normal(5)], rng=g)
+
+
+def test_dense_rejects_mixed_dtypes_and_ranks():
+    with pytest.raises(TypeError, match="one float dtype"):
+        Dense("tanh")(T.matrix("x", dtype="float32"), T.matrix("w"), T.vector("b"))
+    with pytest.raises(TypeError, match="a matrix, a matrix and a vector"):
+        Dense("tanh")(T.matrix("x"), T.matrix("w"), T.matrix("b"))
+    with pytest.raises(ValueError, match="act must be one of"):
+        Dense("relu")

@@ -1,0 +1,145 @@
+"""``Dense``: a dense layer ``act(x @ w + b)`` as one node (made by a rewrite, not by users).
+
+The rule ``local_dense_epilogue`` (``rewriting/dense.py``) turns ``tanh(dot(x, w) + b)``
+and ``dot(x, w) + b`` into this node so the bias and the activation run on each block of
+the product while it is in registers (``link/ckernels/dense``), instead of as a second
+pass over a product the GEMM just pushed out of the cache. Where that loop cannot run (no
+AVX-512, small or oddly laid-out operands) the node computes ``np.dot`` and then the same
+fused elementwise kernel the graph had before the rewrite.
+
+``perform`` is the plain NumPy composition (``np.dot``, ``+``, ``np.tanh``), bit for bit
+what the reference evaluator computes for the original graph.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from verigraph.checks.errors import ShapeMismatchError
+from verigraph.graph.basic import Apply
+from verigraph.graph.op import Op
+from verigraph.tensor.guards import carry_guard
+from verigraph.tensor.type import TensorType
+from verigraph.tensor.variable import as_tensor_variable
+
+ACTIVATIONS = ("identity", "tanh")
+
+
+def _check(x, w, b):
+    if x.shape[-1] != w.shape[0]:
+        raise ShapeMismatchError(
+            f"dot: inner dimensions differ: shapes {x.shape} and {w.shape} "
+            f"({x.shape[-1]} != {w.shape[0]})", op="Dot", input_shapes=[x.shape, w.shape],
+            input_dtypes=[str(x.dtype), str(w.dtype)])
+    if b.shape[-1] != w.shape[1]:
+        raise ShapeMismatchError(
+            f"add: the bias has {b.shape[-1]} elements for a product with {w.shape[1]} "
+            f"columns (shapes {(x.shape[0], w.shape[1])} and {b.shape})", op="Elemwise{add}",
+            input_shapes=[(x.shape[0], w.shape[1]), b.shape])
+
+
+class Dense(Op):
+    """``act(x @ w + b)`` for matrices ``x`` (m, k), ``w`` (k, n) and a vector ``b`` (n,)."""
+
+    __props__ = ("act",)
+
+    def __init__(self, act="identity"):
+        if act not in ACTIVATIONS:
+            raise ValueError(f"Dense: act must be one of {ACTIVATIONS}, got {act!r}")
+        self.act = act
+
+    def __str__(self):
+        return f"Dense{{{self.act}}}"
+
+    def make_node(self, x, w, b):
+        x, w, b = (as_tensor_variable(v) for v in (x, w, b))
+        if x.ndim != 2 or w.ndim != 2 or b.ndim != 1:
+            raise TypeError(f"Dense takes a matrix, a matrix and a vector, got ndim "
+                            f"{x.ndim}, {w.ndim}, {b.ndim}")
+        if not x.dtype == w.dtype == b.dtype or np.dtype(x.dtype).kind != "f":
+            raise TypeError(f"Dense takes operands of one float dtype, got {x.dtype}, "
+                            f"{w.dtype}, {b.dtype}")
+        out = TensorType(x.dtype, (x.type.shape[0], w.type.shape[1]))()
+        return Apply(self, [x, w, b], [out])
+
+    def perform(self, node, inputs, output_storage):
+        x, w, b = (np.asarray(v) for v in inputs)
+        _check(x, w, b)
+        dtype = node.outputs[0].dtype
+        z = np.asarray(np.dot(x, w), dtype=dtype) + b
+        if self.act == "tanh":
+            z = np.tanh(z)
+        output_storage[0][0] = np.asarray(z, dtype=dtype)
+
+    def make_fast_fn(self, node):
+        from verigraph.link import ckernels
+        from verigraph.link.ckernels import dense, skinny
+        numpy_path = _numpy_path(node, self.act)
+        if not ckernels.enabled() or not dense.may_serve(node.outputs[0].dtype,
+                                                         node.outputs[0].type.shape[1]):
+            return numpy_path
+        act = self.act
+        dtype = np.dtype(node.outputs[0].dtype)
+        # A fresh 1 MB output comes from newly mapped pages each call (float64 256x500:
+        # ~130 µs of page faults); the pool hands back the last one once it was dropped.
+        pool = ckernels._OutputPool()
+        switch = skinny.Checked(f"{self} (built at {getattr(node, 'source', '?')})",
+                                node.outputs[0].dtype, node, what="C dense kernel",
+                                library=dense._library)
+
+        def fn(x, w, b):
+            c = dense.entry(x, w, b)
+            if c is None:
+                return numpy_path(x, w, b)
+            if x.shape[1] != w.shape[0] or b.shape[-1] != w.shape[1]:
+                _check(x, w, b)
+            if switch.state == "on":
+                m, n = x.shape[0], w.shape[1]
+                return dense.call(c, x, w, b, act, pool.empty((m, n), dtype, x.ctypes.data, m * n))
+            if switch.state == "off":
+                return numpy_path(x, w, b)
+            return switch.run(lambda: dense.call(c, x, w, b, act),
+                              lambda: numpy_path(x, w, b), (x, w, b))
+        fn.describe_kernel = switch.describe
+        return fn
+
+    def infer_shape(self, node, shapes):
+        sx, sw, sb = shapes
+        x, w, b = node.inputs
+        rows = carry_guard(sx[0], "Dot", "inner dimensions must agree", [sx[1], sw[0]],
+                           [f"{x}.shape[1]", f"{w}.shape[0]"])
+        cols = carry_guard(sw[1], "Elemwise{add}", "the bias must match the columns",
+                           [sw[1], sb[0]], [f"{w}.shape[1]", f"{b}.shape[0]"])
+        return [(rows, cols)]
+
+    def L_op(self, inputs, outputs, gouts):
+        from verigraph.tensor import api
+        x, w, b = inputs
+        g = gouts[0]
+        if self.act == "tanh":
+            g = g * (1 - outputs[0] ** 2)
+        return [api.dot(g, w.T), api.dot(x.T, g), api.sum(g, axis=0)]
+
+
+def _numpy_path(node, act):
+    """The product as a Dot node computes it, then the fused elementwise kernel of ``+ b``
+    (and tanh) in place: what the graph ran before the rewrite."""
+    from verigraph.tensor.blas import Dot
+    from verigraph.tensor.fused import FusedElemwise
+    dtype = node.outputs[0].dtype
+    dot_node = Dot().make_node(node.inputs[0], node.inputs[1])
+    dot_node.source = getattr(node, "source", None)
+    dot = dot_node.op.make_fast_fn(dot_node)
+    steps = [("add", (("i", 0), ("i", 1)), dtype)]
+    if act == "tanh":
+        steps.append(("tanh", (("s", 0),), dtype))
+    z = TensorType(dtype, node.outputs[0].type.shape)()
+    row = TensorType(dtype, (1, node.inputs[2].type.shape[0]))()
+    ep_node = FusedElemwise(steps, inplace_input=0).make_node(z, row)
+    ep_node.source = getattr(node, "source", None)
+    epilogue = ep_node.op.make_fast_fn(ep_node)
+
+    def numpy_path(x, w, b):
+        if b.shape[-1] != w.shape[1]:
+            _check(x, w, b)
+        return epilogue(dot(x, w), b.reshape(1, -1))
+    return numpy_path
