@@ -78,11 +78,12 @@ def _dot_node(dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_reordered_products_pass_and_a_wrong_element_does_not(dtype):
+@pytest.mark.parametrize("m,k,n", [(64, 500, 8), (300, 400, 20)])   # |x| @ |y|, then norms
+def test_reordered_products_pass_and_a_wrong_element_does_not(dtype, m, k, n):
     node = _dot_node(dtype)
     g = np.random.default_rng(2)
-    x = g.standard_normal((64, 500)).astype(dtype)
-    y = g.standard_normal((500, 8)).astype(dtype)
+    x = g.standard_normal((m, k)).astype(dtype)
+    y = g.standard_normal((k, n)).astype(dtype)
     want = np.dot(x, y)
     exact = (x.astype("float64") @ y.astype("float64")).astype(dtype)
     reordered = np.dot(x[:, ::-1], y[::-1]).astype(dtype)     # another summation order

@@ -48,6 +48,8 @@ IEEE_ROWS = frozenset({"add", "sub", "mul", "true_div", "neg", "sqr", "sqrt", "a
                        "maximum", "minimum", "second", "identity", "switch"})
 # Relative step of the central differences (well above float64 rounding).
 _STEP = 2.0 ** -26
+# Products with more multiply-adds bound |x| @ |y| by row and column norms (``_product``).
+LARGE_PRODUCT = 1 << 20
 
 
 def sum_factor(n):
@@ -173,12 +175,27 @@ def _fused_sum(node, values, scales, outs):
     return [_sum_over(terms, term_scales, axes, unit_roundoff(node.outputs[0].dtype))]
 
 
+def _product_mag(v):
+    """|v| for a product bound: float32 stays float32 (the bound needs no more, and a
+    float64 GEMM of DebugMode's size would double its cost), anything else float64."""
+    v = np.asarray(v)
+    return np.abs(v) if v.dtype == np.float32 else _mag(v)
+
+
 def _product(x, y, sx, sy, u):
     """Scale of ``x @ y`` from its operands' values and scales (matmul broadcasting)."""
-    ax, ay = _mag(x), _mag(y)
+    ax, ay = _product_mag(x), _product_mag(y)
     k = np.shape(x)[-1] if np.ndim(x) else 1
     prod = np.matmul if np.ndim(x) > 2 or np.ndim(y) > 2 else np.dot
-    s = sum_factor(k) * u * prod(ax, ay) if np.ndim(x) and np.ndim(y) else u * ax * ay
+    if np.ndim(x) == 2 and np.ndim(y) == 2 and x.shape[0] * k * y.shape[1] > LARGE_PRODUCT:
+        # sum_k |x_ik||y_kj| <= ||x_i|| ||y_j|| (Cauchy-Schwarz): an upper bound for the
+        # price of two norms instead of one more GEMM (DebugMode's cost on an MLP).
+        mag = np.outer(np.linalg.norm(ax, axis=1), np.linalg.norm(ay, axis=0))
+        s = sum_factor(k) * u * np.asarray(mag, np.float64)
+    elif np.ndim(x) and np.ndim(y):
+        s = sum_factor(k) * u * np.asarray(prod(ax, ay), np.float64)
+    else:
+        s = u * ax * ay
     if not _zero(sx):
         s = s + prod(np.broadcast_to(sx, np.shape(x)), ay)
     if not _zero(sy):
@@ -207,12 +224,14 @@ def _dense(node, values, scales, outs):
     x, w, b = values
     u = unit_roundoff(node.outputs[0].dtype)
     with np.errstate(all="ignore"):
-        z = np.dot(np.asarray(x, np.float64), np.asarray(w, np.float64)) + b
-        s = _product(x, w, scales[0], scales[1], u) + u * (np.abs(z) + _mag(b))
+        # The product's bound covers the rounding of x @ w + b (sum_factor >= 2 units of
+        # |x| @ |w|), plus the bias's own magnitude; tanh's slope comes from the output.
+        s = _product(x, w, scales[0], scales[1], u) + u * _mag(b)
         if not _zero(scales[2]):
             s = s + scales[2]
         if node.op.act == "tanh":
-            s = (1 - np.tanh(z) ** 2) * s + LIBM_ULPS * u * _mag(outs[0])
+            out = _mag(outs[0])
+            s = (1 - out ** 2) * s + LIBM_ULPS * u * out
     return [s]
 
 
