@@ -51,34 +51,34 @@ typedef long long vg_int;
 
 _BLOCK = r"""
 __attribute__((target("avx512f,fma")))
-static void vg_block_S_MRv_WHOLE(vg_int k, const T *a, vg_int lda, const T *w, vg_int ldw, T *c,
+static void vg_block_S_MRv_VPB_WHOLE(vg_int k, const T *a, vg_int lda, const T *w, vg_int ldw, T *c,
                            vg_int ldc, const MASK *mk, int cols, const T *bias, int act) {
-    VEC acc[MRv][NV];
+    VEC acc[MRv][VPB];
     #pragma GCC unroll 8
     for (int r = 0; r < MRv; r++)
         #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_SUF();
+        for (int v = 0; v < VPB; v++) acc[r][v] = _mm512_setzero_SUF();
     for (vg_int p = 0; p < k; p++) {
         const T *row = w + p * ldw;
         /* every cache line of the row slice, PF rows ahead (float64: 4 lines) */
         #pragma GCC unroll 4
-        for (int q = 0; q < NV * LANES * (int)sizeof(*row) / 64; q++)
+        for (int q = 0; q < VPB * LANES * (int)sizeof(*row) / 64; q++)
             _mm_prefetch((const char *)(row + PF * ldw) + 64 * q, _MM_HINT_T0);
-        VEC wv[NV];
+        VEC wv[VPB];
         #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
+        for (int v = 0; v < VPB; v++)
             wv[v] = WHOLE ? _mm512_loadu_SUF(row + LANES * v) : _mm512_maskz_loadu_SUF(mk[v], row + LANES * v);
         #pragma GCC unroll 8
         for (int r = 0; r < MRv; r++) {
             VEC e = _mm512_set1_SUF(a[r * lda + p]);
             #pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_SUF(e, wv[v], acc[r][v]);
+            for (int v = 0; v < VPB; v++) acc[r][v] = _mm512_fmadd_SUF(e, wv[v], acc[r][v]);
         }
     }
     #pragma GCC unroll 8
     for (int r = 0; r < MRv; r++)
         #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) {
+        for (int v = 0; v < VPB; v++) {
             if (WHOLE) _mm512_storeu_SUF(c + r * ldc + LANES * v, acc[r][v]);
             else _mm512_mask_storeu_SUF(c + r * ldc + LANES * v, mk[v], acc[r][v]);
         }
@@ -94,14 +94,21 @@ static void vg_block_S_MRv_WHOLE(vg_int k, const T *a, vg_int lda, const T *w, v
 """
 
 _ENTRY = r"""
+typedef void (*vg_block_S_fn)(vg_int, const T *, vg_int, const T *, vg_int, T *, vg_int,
+                              const MASK *, int, const T *, int);
 /* c[m, n] = act(a[m, k] @ w[k, n] + bias[n]); rows of a, w and c are contiguous with
-   strides lda, ldw, ldc (elements); bias may be NULL; act 0 = identity, 1 = tanh. */
+   strides lda, ldw, ldc (elements); bias may be NULL; act 0 = identity, 1 = tanh. Whole
+   panels of NV vectors use plain loads and stores; the last, partial panel a block of
+   just the vectors it needs, masked (float64 500 columns: 2.5 vectors, not 4). */
 __attribute__((target("avx512f,fma")))
 void vg_dense_S(vg_int m, vg_int n, vg_int k, const T *a, vg_int lda, const T *w, vg_int ldw,
                 const T *bias, int act, T *c, vg_int ldc) {
+    static const vg_block_S_fn whole[MR + 1] = {WHOLE_TABLE};
+    static const vg_block_S_fn part[MR + 1][NV + 1] = {PART_TABLE};
     const vg_int nr = NV * LANES;
     for (vg_int j = 0; j < n; j += nr) {
         vg_int cols = n - j < nr ? n - j : nr;
+        int nvb = (int)((cols + LANES - 1) / LANES);
         MASK mk[NV];
         for (int v = 0; v < NV; v++) {
             vg_int left = cols - LANES * v;
@@ -109,11 +116,9 @@ void vg_dense_S(vg_int m, vg_int n, vg_int k, const T *a, vg_int lda, const T *w
         }
         const T *bj = bias == NULL ? NULL : bias + j;
         for (vg_int i = 0; i < m; i += MR) {
-            vg_int rows = m - i < MR ? m - i : MR;
-            const T *ai = a + i * lda;
-            T *ci = c + i * ldc + j;
-            switch (rows) {
-BLOCK_CASES            }
+            int rows = (int)(m - i < MR ? m - i : MR);
+            vg_block_S_fn fn = cols == nr ? whole[rows] : part[rows][nvb];
+            fn(k, a + i * lda, lda, w + j, ldw, c + i * ldc + j, ldc, mk, (int)cols, bj, act);
         }
     }
 }
@@ -145,16 +150,18 @@ def source():
     parts = [_HEADER, codegen._helpers(), _PROBE]
     for dtype in _TYPES:
         letter = _TYPES[dtype][1]
-        for rows in range(1, MR + 1):
-            for full in (0, 1):
-                parts.append(_for_dtype(_BLOCK, dtype).replace("MRv", str(rows))
-                             .replace("WHOLE", str(full)))
-        cases = "".join(
-            f"            case {rows}: if (cols == nr) vg_block_{letter}_{rows}_1(k, ai, lda, w + j, "
-            f"ldw, ci, ldc, mk, (int)cols, bj, act); else vg_block_{letter}_{rows}_0(k, ai, lda, "
-            f"w + j, ldw, ci, ldc, mk, (int)cols, bj, act); break;\n" for rows in range(1, MR + 1))
-        parts.append(_for_dtype(_ENTRY, dtype).replace("BLOCK_CASES", cases)
-                     .replace("MR", str(MR)))
+        blocks = [(rows, NV, 1) for rows in range(1, MR + 1)] + \
+            [(rows, nv, 0) for rows in range(1, MR + 1) for nv in range(1, NV + 1)]
+        for rows, nv, whole in blocks:
+            parts.append(_for_dtype(_BLOCK, dtype).replace("MRv", str(rows))
+                         .replace("VPB", str(nv)).replace("WHOLE", str(whole)))
+        name = f"vg_block_{letter}_{{}}_{{}}_{{}}"
+        whole_table = ", ".join(["0"] + [name.format(r, NV, 1) for r in range(1, MR + 1)])
+        part_table = ", ".join(["{0}"] + ["{" + ", ".join(["0"] + [name.format(r, nv, 0)
+                                                                  for nv in range(1, NV + 1)]) + "}"
+                                          for r in range(1, MR + 1)])
+        parts.append(_for_dtype(_ENTRY, dtype).replace("WHOLE_TABLE", whole_table)
+                     .replace("PART_TABLE", part_table).replace("MR", str(MR)))
     return "".join(parts)
 
 
