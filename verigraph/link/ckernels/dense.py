@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from verigraph.link.ckernels import small
+
 # Rows of the output block and vectors (16 float32 or 8 float64 lanes) per row: 6 x 4
 # accumulators plus 4 loaded vectors of W and a broadcast element fill 29 of the 32
 # AVX-512 registers. (6 x 4 measured ahead of 8 x 3 and 12 x 2 on the MLP's product.)
@@ -174,42 +176,20 @@ _entries = {}      # dtype -> ctypes function
 
 def _load():
     """Compile (cached on disk) and load the library; record None when it cannot run."""
-    try:
-        _bind()
-    finally:
-        if not _library:
-            _library.append(None)
+    small.load_library(source, _library, _bind)
 
 
-def _bind():
+def _bind(lib):
     import ctypes
-
-    from verigraph.link.ckernels import compiler
-    path = compiler.library(source())
-    lib = None
-    if path is not None:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            lib = None
-    if lib is not None and not lib.vg_dense_supported():
-        lib = None            # no AVX-512 here: the node keeps np.dot and its kernel
-    if lib is not None:
-        i64, ptr = ctypes.c_longlong, ctypes.c_void_p
-        for dtype, (_, letter, *_rest) in _TYPES.items():
-            fn = getattr(lib, f"vg_dense_{letter}")
-            fn.argtypes = [i64, i64, i64, ptr, i64, ptr, i64, ptr, ctypes.c_int, ptr, i64]
-            fn.restype = None
-            _entries[np.dtype(dtype)] = fn
-    _library.append(lib)
-
-
-def _request():
-    from verigraph.link.ckernels import small
-    if _building:
-        return
-    _building.append(True)
-    small.submit(_load)
+    if not lib.vg_dense_supported():
+        return False          # no AVX-512 here: the node keeps np.dot and its kernel
+    i64, ptr = ctypes.c_longlong, ctypes.c_void_p
+    for dtype, (_, letter, *_rest) in _TYPES.items():
+        fn = getattr(lib, f"vg_dense_{letter}")
+        fn.argtypes = [i64, i64, i64, ptr, i64, ptr, i64, ptr, ctypes.c_int, ptr, i64]
+        fn.restype = None
+        _entries[np.dtype(dtype)] = fn
+    return True
 
 
 def may_serve(dtype, columns):
@@ -241,10 +221,7 @@ def entry(x, w, bias):
     if bias is not None and (type(bias) is not np.ndarray or bias.dtype != dtype or
                              bias.size != n or not bias.flags.c_contiguous):
         return None
-    if not _library:
-        _request()
-        return None
-    if _library[0] is None:
+    if not small.library_ready(_library, _building, _load):
         return None
     return _entries[dtype]
 

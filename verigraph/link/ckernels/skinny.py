@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from verigraph.link.ckernels import small
+
 # Output columns are padded to whole 32-byte vectors; products with at most this many
 # vectors per output row take the C loop (float64: n <= 12, float32: n <= 24).
 MAX_VECTORS = 3
@@ -156,43 +158,20 @@ _entries = {}      # (dtype, vectors per row) -> ctypes function
 
 def _load():
     """Compile (cached on disk) and load the library; record None when it cannot be."""
-    try:
-        _bind()
-    finally:
-        if not _library:
-            _library.append(None)
+    small.load_library(source, _library, _bind)
 
 
-def _bind():
+def _bind(lib):
     import ctypes
-
-    from verigraph.link.ckernels import compiler
-    lib = None
-    path = compiler.library(source())
-    if path is not None:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            lib = None
-    if lib is not None:
-        for dtype, (_, letter) in _TYPES.items():
-            real = ctypes.c_double if letter == "d" else ctypes.c_float
-            for nv in ROWS_PER_BLOCK:
-                fn = getattr(lib, f"vg_skinny_{letter}{nv}")
-                i64, ptr = ctypes.c_longlong, ctypes.c_void_p
-                fn.argtypes = [i64, i64, i64, ptr, i64, i64, ptr, i64, i64, real, ptr, ptr, ptr]
-                fn.restype = None
-                _entries[(np.dtype(dtype), nv)] = fn
-    _library.append(lib)
-
-
-def _request():
-    """Start building the library (in the background unless ``small.BACKGROUND`` is off)."""
-    from verigraph.link.ckernels import small
-    if _building:
-        return
-    _building.append(True)
-    small.submit(_load)
+    for dtype, (_, letter) in _TYPES.items():
+        real = ctypes.c_double if letter == "d" else ctypes.c_float
+        for nv in ROWS_PER_BLOCK:
+            fn = getattr(lib, f"vg_skinny_{letter}{nv}")
+            i64, ptr = ctypes.c_longlong, ctypes.c_void_p
+            fn.argtypes = [i64, i64, i64, ptr, i64, i64, ptr, i64, i64, real, ptr, ptr, ptr]
+            fn.restype = None
+            _entries[(np.dtype(dtype), nv)] = fn
+    return True
 
 
 def may_serve(dtype, columns, gemm=False):
@@ -229,10 +208,7 @@ def entry(x, y, gemm=False):
     step = dtype.itemsize
     if any(s % step for s in x.strides + y.strides):
         return None
-    if not _library:
-        _request()
-        return None
-    if _library[0] is None:
+    if not small.library_ready(_library, _building, _load):
         return None
     return _entries[(dtype, nv)]
 
@@ -268,7 +244,6 @@ class Checked:
     """
 
     def __init__(self, label, working_dtype, node=None, what="C product", library=None):
-        from verigraph.link.ckernels import small
         self.label, self.working_dtype, self.node = label, working_dtype, node
         # The profile's and the warning's name for the C path, and its module's library
         # list (``[lib or None]`` once loaded), which ``describe`` reads.

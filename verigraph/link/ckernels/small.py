@@ -254,6 +254,47 @@ def submit(job, background=None):
     _jobs.put(job)
 
 
+def load_library(source, library, bind):
+    """Compile ``source`` (cached on disk), load it and append it to ``library``.
+
+    For the fixed-source libraries (``skinny``, ``dense``): ``library`` is their
+    ``[lib or None]`` list, ``bind(lib)`` sets up the entry points and answers whether the
+    library can serve on this machine. Whatever fails, ``None`` is appended, so the
+    callers' NumPy paths run.
+    """
+    import ctypes
+
+    from verigraph.link.ckernels import compiler
+    lib = None
+    try:
+        path = compiler.library(source())
+        if path is not None:
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                lib = None
+        if lib is not None and not bind(lib):
+            lib = None
+    finally:
+        library.append(lib)
+
+
+def request_library(building, load):
+    """Start ``load()`` once (in the background unless ``BACKGROUND`` is off)."""
+    if building:
+        return
+    building.append(True)
+    submit(load)
+
+
+def library_ready(library, building, load):
+    """Whether a fixed-source library is loaded and usable; the first ask starts its build."""
+    if not library:
+        request_library(building, load)
+        return False
+    return library[0] is not None
+
+
 def _forget_worker():
     # A forked child has no worker thread: it starts its own on its first request.
     global _jobs, _lock
