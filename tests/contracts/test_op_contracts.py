@@ -209,7 +209,8 @@ EXAMPLES = {
         _binary(T.dot, (2, 0), (0, 4), "float32", "float64"),
     ],
     "verigraph.tensor.dense.Dense": [_dense("identity", "float64"), _dense("tanh", "float32"),
-                                     _dense("tanh", "float64", ((0, 3), (3, 2)))],
+                                     _dense("tanh", "float64", ((0, 3), (3, 2))),
+                                     _dense("sigmoid", "float64"), _dense("relu", "float32")],
     "verigraph.tensor.gemm.Gemm": [_gemm(False, "float64", -0.5), _gemm(True, "float32", 2.0),
                                    _gemm(False, "float32")],
     "verigraph.tensor.blas.Matmul": [

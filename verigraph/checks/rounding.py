@@ -229,9 +229,12 @@ def _dense(node, values, scales, outs):
         s = _product(x, w, scales[0], scales[1], u) + u * _mag(b)
         if not _zero(scales[2]):
             s = s + scales[2]
-        if node.op.act == "tanh":
-            out = _mag(outs[0])
-            s = (1 - out ** 2) * s + LIBM_ULPS * u * out
+        act = node.op.act
+        if act != "identity":
+            out = np.asarray(outs[0], np.float64)
+            slope = {"tanh": lambda: 1 - out ** 2, "sigmoid": lambda: out * (1 - out),
+                     "relu": lambda: (out > 0) + 0.0}[act]()
+            s = slope * s + (LIBM_ULPS if act != "relu" else 0.0) * u * np.abs(out)
     return [s]
 
 

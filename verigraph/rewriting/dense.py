@@ -1,15 +1,19 @@
-"""``tanh(dot(x, w) + b)`` and ``dot(x, w) + b`` -> one ``Dense`` node (bias and activation
-computed on each block of the product in the C loop; see ``tensor/dense.py``).
+"""``act(dot(x, w) + b)`` -> one ``Dense`` node (bias and activation computed on each block
+of the product in the C loop; see ``tensor/dense.py``), for act tanh, sigmoid, relu
+(``maximum(z, 0)``) or none.
 
 Runs in the fusion phase, on the FusedElemwise node elementwise fusion made of the add
-(and the tanh): its steps must be exactly ``add(product, bias)`` and optionally
-``tanh`` of that, the product a matrix-matrix Dot used by nothing else, and the bias a
+(and the activation): its steps must be exactly ``add(product, bias)`` and optionally
+the activation of that, the product a matrix-matrix Dot used by nothing else, and the bias a
 vector broadcast over the rows (``DimShuffle{x,0}``), all of one float dtype. Only where
 the C kernels are on and a compiler exists: elsewhere the node would only compute what
 the graph computed before.
 """
 from __future__ import annotations
 
+import numpy as np
+
+from verigraph.graph.basic import Constant
 from verigraph.rewriting.db import node_rule
 from verigraph.rewriting.patterns import single_client
 from verigraph.tensor.blas import Dot
@@ -18,16 +22,25 @@ from verigraph.tensor.elemwise import DimShuffle
 from verigraph.tensor.fused import FusedElemwise
 
 
-def _activation(op):
-    """'identity' or 'tanh' when the steps are add(i, i) [then tanh(s0)], else None."""
-    steps = op.steps
-    if not steps or steps[0][0] != "add" or {k for _, k in steps[0][1]} != {0, 1} or \
+def _activation(node):
+    """The activation when the steps are ``add(i0, i1)`` then nothing, tanh, sigmoid or
+    ``maximum(s0, 0)`` (relu, the zero a constant third input), else None."""
+    steps = node.op.steps
+    if not steps or steps[0][0] != "add" or sorted(k for _, k in steps[0][1]) != [0, 1] or \
             any(kind != "i" for kind, _ in steps[0][1]):
         return None
     if len(steps) == 1:
-        return "identity"
-    if len(steps) == 2 and steps[1][0] == "tanh" and steps[1][1] == (("s", 0),):
-        return "tanh"
+        return "identity" if len(node.inputs) == 2 else None
+    if len(steps) != 2:
+        return None
+    name, refs, _ = steps[1]
+    if name in ("tanh", "sigmoid") and refs == (("s", 0),) and len(node.inputs) == 2:
+        return name
+    if name == "maximum" and refs == (("s", 0), ("i", 2)) and len(node.inputs) == 3:
+        zero = node.inputs[2]
+        if isinstance(zero, Constant) and all(s == 1 for s in zero.type.shape) and \
+                np.all(np.asarray(zero.data) == 0):
+            return "relu"
     return None
 
 
@@ -39,11 +52,11 @@ def _c_kernels():
 
 @node_rule("local_dense_epilogue", tracks=[FusedElemwise], tags=("fusion", "default"))
 def local_dense_epilogue(fgraph, node):
-    """``FusedElemwise{add[,tanh]}(dot(x, w), b.dimshuffle('x', 0))`` -> ``Dense(x, w, b)``."""
+    """``FusedElemwise{add[,act]}(dot(x, w), b.dimshuffle('x', 0)[, 0])`` -> ``Dense(act)(x, w, b)``."""
     op = node.op
-    if op.inplace_input is not None or len(node.inputs) != 2:
+    if op.inplace_input is not None:
         return None
-    act = _activation(op)
+    act = _activation(node)
     out = node.outputs[0]
     dtype = out.dtype
     if act is None or out.ndim != 2 or dtype not in ("float32", "float64") or \
@@ -52,7 +65,7 @@ def local_dense_epilogue(fgraph, node):
     from verigraph.link.ckernels import dense
     if not dense.may_serve(dtype, out.type.shape[1]) or not _c_kernels():
         return None
-    for product, row in (node.inputs, node.inputs[::-1]):
+    for product, row in (node.inputs[:2], node.inputs[1::-1]):
         dot = product.owner
         if dot is None or not isinstance(dot.op, Dot) or not single_client(fgraph, product):
             continue

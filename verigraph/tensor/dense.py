@@ -1,14 +1,14 @@
 """``Dense``: a dense layer ``act(x @ w + b)`` as one node (made by a rewrite, not by users).
 
-The rule ``local_dense_epilogue`` (``rewriting/dense.py``) turns ``tanh(dot(x, w) + b)``
-and ``dot(x, w) + b`` into this node so the bias and the activation run on each block of
+The rule ``local_dense_epilogue`` (``rewriting/dense.py``) turns ``act(dot(x, w) + b)``
+(act tanh, sigmoid, relu or none) into this node so the bias and the activation run on each block of
 the product while it is in registers (``link/ckernels/dense``), instead of as a second
 pass over a product the GEMM just pushed out of the cache. Where that loop cannot run (no
 AVX-512, small or oddly laid-out operands) the node computes ``np.dot`` and then the same
 fused elementwise kernel the graph had before the rewrite.
 
-``perform`` is the plain NumPy composition (``np.dot``, ``+``, ``np.tanh``), bit for bit
-what the reference evaluator computes for the original graph.
+``perform`` is the plain NumPy composition (``np.dot``, ``+``, the activation's table
+kernel), bit for bit what the reference evaluator computes for the original graph.
 """
 from __future__ import annotations
 
@@ -17,11 +17,18 @@ import numpy as np
 from verigraph.checks.errors import ShapeMismatchError
 from verigraph.graph.basic import Apply
 from verigraph.graph.op import Op
+from verigraph.tensor import scalar_table as st
 from verigraph.tensor.guards import carry_guard
 from verigraph.tensor.type import TensorType
-from verigraph.tensor.variable import as_tensor_variable
+from verigraph.tensor.variable import as_tensor_variable, constant
 
-ACTIVATIONS = ("identity", "tanh")
+# Activations a Dense node applies after the bias (the C loop's codes are their indices).
+ACTIVATIONS = ("identity", "tanh", "sigmoid", "relu")
+
+
+# The table rows whose NumPy kernels ``perform`` applies (what the graph computed).
+_ACT_ROWS = {name: st.scalar_op_by_name("maximum" if name == "relu" else name)
+             for name in ACTIVATIONS if name != "identity"}
 
 
 def _check(x, w, b):
@@ -66,8 +73,9 @@ class Dense(Op):
         _check(x, w, b)
         dtype = node.outputs[0].dtype
         z = np.asarray(np.dot(x, w), dtype=dtype) + b
-        if self.act == "tanh":
-            z = np.tanh(z)
+        if self.act != "identity":
+            z = _ACT_ROWS[self.act].impl(*((z, np.zeros((1, 1), dtype)) if self.act == "relu"
+                                           else (z,)))
         output_storage[0][0] = np.asarray(z, dtype=dtype)
 
     def make_fast_fn(self, node):
@@ -114,9 +122,13 @@ class Dense(Op):
     def L_op(self, inputs, outputs, gouts):
         from verigraph.tensor import api
         x, w, b = inputs
-        g = gouts[0]
+        g, out = gouts[0], outputs[0]
         if self.act == "tanh":
-            g = g * (1 - outputs[0] ** 2)
+            g = g * (1 - out ** 2)
+        elif self.act == "sigmoid":
+            g = g * out * (1 - out)
+        elif self.act == "relu":
+            g = g * (out > 0)
         return [api.dot(g, w.T), api.dot(x.T, g), api.sum(g, axis=0)]
 
 
@@ -130,16 +142,22 @@ def _numpy_path(node, act):
     dot_node.source = getattr(node, "source", None)
     dot = dot_node.op.make_fast_fn(dot_node)
     steps = [("add", (("i", 0), ("i", 1)), dtype)]
-    if act == "tanh":
-        steps.append(("tanh", (("s", 0),), dtype))
+    extra = []
+    if act == "relu":
+        steps.append(("maximum", (("s", 0), ("i", 2)), dtype))
+        extra = [constant(np.zeros((1, 1), dtype))]
+    elif act != "identity":
+        steps.append((act, (("s", 0),), dtype))
     z = TensorType(dtype, node.outputs[0].type.shape)()
     row = TensorType(dtype, (1, node.inputs[2].type.shape[0]))()
-    ep_node = FusedElemwise(steps, inplace_input=0).make_node(z, row)
+    ep_node = FusedElemwise(steps, inplace_input=0).make_node(z, row, *extra)
     ep_node.source = getattr(node, "source", None)
     epilogue = ep_node.op.make_fast_fn(ep_node)
+
+    zero = [np.zeros((1, 1), dtype)] if extra else []
 
     def numpy_path(x, w, b):
         if b.shape[-1] != w.shape[1]:
             _check(x, w, b)
-        return epilogue(dot(x, w), b.reshape(1, -1))
+        return epilogue(dot(x, w), b.reshape(1, -1), *zero)
     return numpy_path
