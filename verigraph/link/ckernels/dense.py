@@ -15,10 +15,11 @@ thread).
 
 Each output element is the left-to-right sum over the shared dimension with fused
 multiply-adds, then ``+ b`` and the activation (``codegen``'s helpers: tanh within 6.3
-ulp in float32 and 2 in float64, sigmoid through exp, relu exact): NumPy's ``np.dot`` sums in another order, so the two agree
-to a reordered sum's rounding (``checks/rounding``). Only CPUs with AVX-512F run it
-(checked when the library loads); elsewhere the node computes ``np.dot`` then its
-elementwise kernel, as before the rewrite. The library is built on the first eligible
+ulp in float32 and 2 in float64, sigmoid through exp, relu exact): NumPy's ``np.dot``
+sums in another order, so the two agree to a reordered sum's rounding
+(``checks/rounding``). Only CPUs with AVX-512F run it (checked when the library loads);
+elsewhere the node computes ``np.dot`` then its elementwise kernel, as before the
+rewrite. The library is built on the first eligible
 call in the background (as ``skinny``) and each node's first C result is compared with
 that composition before it takes over.
 """
