@@ -228,3 +228,17 @@ def test_dense_rejects_mixed_dtypes_and_ranks():
         Dense("tanh")(T.matrix("x"), T.matrix("w"), T.matrix("b"))
     with pytest.raises(ValueError, match="act must be one of"):
         Dense("softplus")
+
+
+@needs_cc
+def test_without_the_loop_the_node_computes_the_product_then_its_kernel(monkeypatch):
+    # A CPU without AVX-512 (or a library that could not be built): the library slot
+    # holds None and every call takes Dot's path and the fused elementwise kernel.
+    monkeypatch.setattr(dense, "_library", [None])
+    for act in sorted(ACTS):
+        f, w, b = _compiled(act)
+        xv = np.random.default_rng(8).standard_normal((40, 200))
+        want = _reference(xv, w.get_value(), b.get_value(), act)
+        for _ in range(3):
+            np.testing.assert_allclose(f(xv), want, rtol=1e-10, atol=1e-10)
+        assert small.describe_kernel(_fast_fns(f)[0]) != "C dense kernel"
