@@ -44,12 +44,6 @@ def _activation(node):
     return None
 
 
-def _c_kernels():
-    from verigraph.link import ckernels
-    from verigraph.link.ckernels import compiler
-    return ckernels.enabled() and compiler.compiler() is not None
-
-
 @node_rule("local_dense_epilogue", tracks=[FusedElemwise], tags=("fusion", "default"))
 def local_dense_epilogue(fgraph, node):
     """``FusedElemwise{add[,act]}(dot(x, w), b.dimshuffle('x', 0)[, 0])`` -> ``Dense(act)(x, w, b)``."""
@@ -62,8 +56,9 @@ def local_dense_epilogue(fgraph, node):
     if act is None or out.ndim != 2 or dtype not in ("float32", "float64") or \
             any(s[2] != dtype for s in op.steps):
         return None
+    from verigraph.link import ckernels
     from verigraph.link.ckernels import dense
-    if not dense.may_serve(dtype, out.type.shape[1]) or not _c_kernels():
+    if not dense.may_serve(dtype, out.type.shape[1]) or not ckernels.can_compile():
         return None
     for product, row in (node.inputs[:2], node.inputs[1::-1]):
         dot = product.owner

@@ -63,9 +63,8 @@ def _recomputed(fgraph, var):
 
 def _c_kernels():
     from verigraph.link import ckernels
-    from verigraph.link.ckernels import compiler, trampoline
-    return ckernels.enabled() and compiler.compiler() is not None and \
-        trampoline._flags() is not None
+    from verigraph.link.ckernels import trampoline
+    return ckernels.can_compile() and trampoline._flags() is not None
 
 
 def _lone_row_wins(name, in_dtypes, dtype):
