@@ -354,15 +354,16 @@ def test_rows_from_different_axes_or_without_a_full_input_are_not_planned():
 @needs_cc
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_streaming_stores_write_the_same_bits(dtype, monkeypatch):
-    # Large outputs are computed in blocks and written with non-temporal stores; with the
+    # Large outputs are computed a cache line at a time and written with non-temporal
+    # stores; with the
     # threshold lowered, every length (blocks, the unaligned head, the tail) and every
     # input offset is reachable on small arrays.
     monkeypatch.setattr(codegen, "STREAM_MIN_BYTES", 256)
     node = _node(CHAINS["exact"], dtype)
-    assert "vg_stream(" in codegen.plan(node.op, node).source
+    assert "vg_stream_lines" in codegen.plan(node.op, node).source
     fast = _fast(node)
     inplace = _node(SQDEV, dtype, inplace=0)      # reads x through the output: no streaming
-    assert "vg_stream(" not in codegen.plan(inplace.op, inplace).source
+    assert "vg_stream_lines" not in codegen.plan(inplace.op, inplace).source
     rng = np.random.default_rng(7)
     base = rng.standard_normal((2, 9000)).astype(dtype)
 
@@ -373,6 +374,47 @@ def test_streaming_stores_write_the_same_bits(dtype, monkeypatch):
         y = base[1, off_y:off_y + n].reshape(1, n)
         np.testing.assert_array_equal(fast(x, y), _reference(node, [x, y]))
     run()
+
+
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((set(line.split(":", 1)[1].split()) for line in f
+                         if line.startswith("flags")), set())
+    except OSError:
+        return set()
+
+
+_LEVEL_FLAGS = {4: {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl", "avx2", "fma"},
+                3: {"avx2", "fma"}, 1: set()}
+
+
+@needs_cc
+@pytest.mark.parametrize("level", [4, 3, 1])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_every_streaming_level_writes_the_same_bits(level, dtype, monkeypatch):
+    # The streaming loop exists once per instruction-set level (its own store width) and
+    # the CPU picks one; each level this CPU can run is forced here in turn, over lengths
+    # and input offsets that reach the unaligned head, whole lines and the tail.
+    if not _LEVEL_FLAGS[level] <= _cpu_flags():
+        pytest.skip(f"this CPU cannot run the level-{level} copy")
+    monkeypatch.setattr(codegen, "STREAM_MIN_BYTES", 256)
+    node = _node(CHAINS["exact"], dtype)
+    kernel = codegen.plan(node.op, node)
+    chooser = "int level = vg_isa_level();"
+    assert chooser in kernel.source
+    kernel.source = kernel.source.replace(chooser, f"int level = {level};")
+    fn = loader.load(kernel)
+    assert fn is not None
+    rng = np.random.default_rng(level)
+    base = rng.standard_normal((2, 3008)).astype(dtype)
+    for n in (1, 7, 33, 64, 65, 100, 257, 1000, 2999):
+        for off in range(0, 8, 3):
+            x, y = base[0, off:off + n], base[1, :n]
+            out = np.full(n, np.nan, dtype)
+            fn(n, x.ctypes.data, y.ctypes.data, out.ctypes.data)
+            want = _reference(node, [x.reshape(1, n), y.reshape(1, n)]).reshape(n)
+            np.testing.assert_array_equal(out, want)
 
 
 def test_float32_tanh_is_not_counted_as_a_libm_call():
