@@ -108,3 +108,49 @@ def test_gemm_matches_the_reference_on_drawn_inputs(m, k, n, dtype, alpha, symbo
     assert_matches_reference(f, *values)
     for v, w in zip(values, kept):
         np.testing.assert_array_equal(v, w)   # user arguments are never overwritten
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_transposed_left_products_with_few_columns_run_transposed(dtype):
+    # dot(h.T, dz) with few output columns is computed as (dz.T @ h).T (BLAS's kernels
+    # prefer wide outputs); the answer is the same product, whatever the route.
+    from verigraph.tensor.blas import transposed_product
+    g = np.random.default_rng(2)
+    h = g.standard_normal((256, 500)).astype(dtype)
+    dz = g.standard_normal((256, 10)).astype(dtype)
+    got = transposed_product(h.T, dz)
+    assert got is not None and got.shape == (500, 10)
+    np.testing.assert_allclose(got, h.T.astype(np.float64) @ dz,
+                               rtol=1e-4 if dtype == "float32" else 1e-10, atol=1e-3)
+    # Not taken: a C-ordered left operand, wide outputs, tiny products, mixed dtypes.
+    assert transposed_product(np.ascontiguousarray(h.T), dz) is None
+    assert transposed_product(h.T, g.standard_normal((256, 17)).astype(dtype)) is None
+    assert transposed_product(h[:4, :8].copy().T, dz[:4, :2].copy()) is None
+    assert transposed_product(h.T, dz.astype("float32" if dtype == "float64" else "float64")) is None
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dot_and_gemm_of_a_transposed_left_operand_match_the_reference(dtype):
+    # The weight-gradient shapes of an MLP's last layer: dot(h.T, dz), and the SGD update
+    # W - lr * dot(h.T, dz) (a Gemm, in place into the shared W), on drawn sizes.
+    h, dz = TensorType(dtype, (None, None))("h"), TensorType(dtype, (None, None))("dz")
+    product = compile_fast([h, dz], T.dot(h.T, dz))
+    w = vg.shared(np.zeros((1, 1), dtype), name="w")
+    step = vg.function([h, dz], [], updates=[(w, w - np.asarray(0.1, dtype) * T.dot(h.T, dz))],
+                       mode="FAST_RUN")
+    assert gemms(step)
+
+    @settings(max_examples=25, deadline=None)
+    @given(hst.integers(1, 300), hst.integers(1, 120), hst.integers(1, 20), hst.integers(0, 2**32 - 1))
+    def run(k, m, n, seed):
+        g = np.random.default_rng(seed)
+        hv = g.standard_normal((k, m)).astype(dtype)
+        dzv = g.standard_normal((k, n)).astype(dtype)
+        assert_matches_reference(product, hv, dzv)
+        before = g.standard_normal((m, n)).astype(dtype)
+        w.set_value(before)
+        step(hv, dzv)
+        want = before - 0.1 * (hv.T.astype(np.float64) @ dzv)
+        scale = 1 + 0.1 * np.abs(hv.T) @ np.abs(dzv)
+        assert np.all(np.abs(w.get_value() - want) <= (1e-5 if dtype == "float32" else 1e-12) * scale)
+    run()

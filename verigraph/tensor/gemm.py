@@ -15,6 +15,7 @@ from verigraph.checks.errors import ShapeMismatchError
 from verigraph.graph.basic import Apply
 from verigraph.graph.op import Op
 from verigraph.tensor import cblas
+from verigraph.tensor.blas import transposed_product
 from verigraph.tensor.type import TensorType
 from verigraph.tensor.variable import as_tensor_variable
 
@@ -80,7 +81,12 @@ class Gemm(Op):
             out = target(z)
             if out is None:
                 out = np.array(z, dtype=dtype, order="C")
-            if not gemm_into(out, a.item(), x, y):
+            d = transposed_product(x, y)
+            if d is not None:
+                # A fresh product (so out may overlap x or y), scaled in place, added.
+                np.multiply(d, a, out=d)
+                np.add(out, d, out=out)
+            elif not gemm_into(out, a.item(), x, y):
                 d = np.dot(x, y)
                 np.multiply(d, a, out=d)
                 np.add(out, d, out=out)
