@@ -302,6 +302,39 @@ def test_tanh_kernel_is_within_a_few_ulps_and_keeps_specials(dtype):
     assert err.max() <= bound, (err.max(), v[0][ok[0]][err.argmax()])
 
 
+@needs_cc
+def test_inline_float64_exp_is_within_one_ulp_and_keeps_specials():
+    # vg_exp_d (the float64 softmax rows' exp): over the whole finite range, the subnormal
+    # results below -708.4, the edges of overflow, and the specials.
+    import ctypes
+    source = (codegen.PROLOGUE + codegen._helpers()
+              + "VG_CLONES void vg_probe_exp(vg_int n, const double *x, double *out) {\n"
+                "    VG_SIMD\n    for (vg_int i = 0; i < n; i++) out[i] = vg_exp_d(x[i]);\n}\n")
+    path = compiler.library(source)
+    assert path is not None
+    fn = ctypes.CDLL(path).vg_probe_exp
+    fn.argtypes = [ctypes.c_longlong, ctypes.c_void_p, ctypes.c_void_p]
+    g = np.random.default_rng(11)
+    v = np.concatenate([g.uniform(-750, 712, 200000), g.standard_normal(50000),
+                        g.uniform(-745.2, -708, 50000), g.uniform(700, 709.78, 20000),
+                        [0.0, -0.0, 1e-300, -1e-300, 709.782712893384, 709.7827128933841, 710.0,
+                         -708.3964185322641, -745.1332191019411, -745.1332191019412, -745.2,
+                         -746.0, np.inf, -np.inf, np.nan]])
+    got = np.empty_like(v)
+    fn(v.size, v.ctypes.data, got.ctypes.data)
+    with np.errstate(over="ignore"):
+        want = np.exp(v.astype(np.longdouble))
+        want64 = np.exp(v)
+    assert np.array_equal(np.isnan(got), np.isnan(v))
+    big = ~np.isfinite(want64) & ~np.isnan(v)
+    assert np.array_equal(got[big], want64[big])                  # inf where exp overflows
+    ok = np.isfinite(want64)
+    # In ulps of the float64 result (subnormal results: in subnormal ulps).
+    err = np.abs((got[ok].astype(np.longdouble) - want[ok]).astype(np.float64)) / np.spacing(want64[ok])
+    assert err.max() <= 1.0, (err.max(), v[ok][err.argmax()])
+    assert got[v == -746.0][0] == 0.0 and got[v == -np.inf][0] == 0.0
+
+
 ROWS = [("add", (X, Y)), ("tanh", (("s", 0),)), ("mul", (("s", 1), Y)), ("sub", (("s", 2), X))]
 
 
