@@ -174,6 +174,23 @@ def test_the_profile_names_the_c_dense_kernel():
     assert [small.describe_kernel(fn) for fn in _fast_fns(f)] == ["C dense kernel"]
 
 
+@needs_avx512
+def test_a_layer_too_narrow_for_the_loop_is_named_by_the_path_it_takes():
+    # 10 output columns: below the loop's fewest, so every call takes Dot's path; the
+    # profile says what that runs (float64: the C product for few columns), not that the
+    # dense kernel is about to take over.
+    x = T.matrix("x")
+    w = theano.shared(np.random.default_rng(1).standard_normal((500, 10)) * 0.1, name="W")
+    b = theano.shared(np.zeros(10), name="b")
+    f = theano.function([x], T.dot(x, w) + b, profile=True)
+    xv = np.random.default_rng(3).standard_normal((256, 500))
+    f(xv)            # requests the product's library
+    small.wait()
+    for _ in range(2):
+        f(xv)        # the checked first C call, then C
+    assert [small.describe_kernel(fn) for fn in _fast_fns(f)] == ["C product"]
+
+
 def _fast_fns(f):
     for obj in (f, f.maker):
         for v in vars(obj).values():

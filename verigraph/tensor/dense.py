@@ -91,17 +91,23 @@ class Dense(Op):
                                 node.outputs[0].dtype, node, what="C dense kernel",
                                 library=dense._library)
 
+        # Whether the last call ran the loop (the profile names what ran: a product
+        # with too few columns, say, takes Dot's path every call).
+        looped = [False]
+
         def fn(x, w, b):
             # entry() answers None unless the shapes agree, so mismatches raise on NumPy's path.
             c = dense.entry(x, w, b)
             if c is None:
+                looped[0] = False
                 return numpy_path(x, w, b)
+            looped[0] = True
             if switch.state == "on":
                 m, n = x.shape[0], w.shape[1]
                 return dense.call(c, x, w, b, act, pool.empty((m, n), dtype, x.ctypes.data, m * n))
             return switch.run(lambda: dense.call(c, x, w, b, act),
                               lambda: numpy_path(x, w, b), (x, w, b))
-        fn.describe_kernel = switch.describe
+        fn.describe_kernel = lambda: switch.describe() if looped[0] else numpy_path.describe_kernel()
         return fn
 
     def infer_shape(self, node, shapes):
@@ -153,4 +159,6 @@ def _numpy_path(node, act):
         if b.shape[-1] != w.shape[1]:
             _check(x, w, b)
         return epilogue(dot(x, w), b.reshape(1, -1), *zero)
+    # What runs the product there (Dot's C product for few columns, or NumPy: None).
+    numpy_path.describe_kernel = getattr(dot, "describe_kernel", lambda: None)
     return numpy_path
