@@ -122,24 +122,17 @@ _STREAM_LEVELS = (
               for k in (0, 16, 32, 48))),
 )
 _HELPER_TEMPLATE = r"""
-static inline T vg_exp_S(T x) {
 #if VG_IS_DOUBLE && defined(VG_FMA)
-    /* float64 exp as plain FMA arithmetic, inlined where it is used (no libmvec call, no
-       scalar libm call in a loop's peeled head or tail): e^x = 2^k (1 + p) with
-       x = k ln2 + r, |r| <= ln2/2 (Cody-Waite, as vg_tanh_d) and p = expm1(r) from the
-       same polynomial. 2^k is applied as 2^k1 * 2^k2 (k1 = round(k/2)), both normal over
-       the clamped range [-745.2, 709.79], so results near overflow stay finite and
-       subnormal results are rounded once more (one subnormal ulp). At most 1 ulp from
-       the correctly rounded exp (long-double reference on 4M points over [-750, 712]
-       and the edges; NumPy's: 1, libmvec's: 3). Past the clamp: +inf above, 0 below;
-       NaN is returned as is. In the softmax kernel's row loop: 0.70x the time of the
-       libmvec form (1000x1000 float64). */
-    const double shift = 0x1.8p52;
-    double xc = x > 709.79 ? 709.79 : x;
-    xc = xc < -745.2 ? -745.2 : xc;
-    double z = __builtin_fma(xc, 1.4426950408889634, shift);
+/* The float64 exp family's shared steps, plain FMA arithmetic (vectorizes, no libm).
+   vg_expm1_reduced: y = k ln2 + r with |r| <= ln2/2 (Cody-Waite; k ln2hi is exact);
+   returns p = expm1(r) = r + r^2 (1/2 + r g(r)), g a degree-9 Chebyshev fit of
+   (expm1(r) - r - r^2/2) / r^3 made here (mpmath, 1e-18 relative on expm1), and k.
+   vg_pow2: 2^k for an integer-valued k in [-1022, 1023], built from its bits. */
+static inline double vg_expm1_reduced(double y, double *k_out) {
+    const double shift = 0x1.8p52;   /* adding it rounds to an integer in the low bits */
+    double z = __builtin_fma(y, 1.4426950408889634, shift);
     double k = z - shift;
-    double r = __builtin_fma(-k, 6.93147180369123816490e-01, xc);
+    double r = __builtin_fma(-k, 6.93147180369123816490e-01, y);
     r = __builtin_fma(-k, 1.90821492927058770002e-10, r);
     double g = 2.091122972975856e-09;
     g = __builtin_fma(g, r, 2.5100375832561234e-08);
@@ -153,16 +146,37 @@ static inline T vg_exp_S(T x) {
     g = __builtin_fma(g, r, 0.16666666666666669);
     g = __builtin_fma(g, r, 0.5);
     double p = __builtin_fma(r * r, g, r);
-    double z1 = __builtin_fma(k, 0.5, shift);   /* k1 in its low bits */
-    double z2 = (k - (z1 - shift)) + shift;     /* k2 = k - k1 */
-    long long b1, b2;
-    __builtin_memcpy(&b1, &z1, 8);
-    __builtin_memcpy(&b2, &z2, 8);
-    b1 = (long long)((unsigned long long)(b1 + 1023) << 52);
-    b2 = (long long)((unsigned long long)(b2 + 1023) << 52);
-    double s1, s2;
-    __builtin_memcpy(&s1, &b1, 8);
-    __builtin_memcpy(&s2, &b2, 8);
+    *k_out = k;
+    return p;
+}
+static inline double vg_pow2(double k) {
+    double z = k + 0x1.8p52;
+    long long bits;
+    __builtin_memcpy(&bits, &z, 8);
+    bits = (long long)((unsigned long long)(bits + 1023) << 52);
+    double s;
+    __builtin_memcpy(&s, &bits, 8);
+    return s;
+}
+#endif
+static inline T vg_exp_S(T x) {
+#if VG_IS_DOUBLE && defined(VG_FMA)
+    /* float64 exp as plain FMA arithmetic, inlined where it is used (no libmvec call, no
+       scalar libm call in a loop's peeled head or tail): e^x = 2^k (1 + p) with
+       x = k ln2 + r, |r| <= ln2/2 (Cody-Waite, as vg_tanh_d) and p = expm1(r) from the
+       same polynomial. 2^k is applied as 2^k1 * 2^k2 (k1 = round(k/2)), both normal over
+       the clamped range [-745.2, 709.79], so results near overflow stay finite and
+       subnormal results are rounded once more (one subnormal ulp). At most 1 ulp from
+       the correctly rounded exp (long-double reference on 4M points over [-750, 712]
+       and the edges; NumPy's: 1, libmvec's: 3). Past the clamp: +inf above, 0 below;
+       NaN is returned as is. In the softmax kernel's row loop: 0.70x the time of the
+       libmvec form (1000x1000 float64). */
+    double xc = x > 709.79 ? 709.79 : x;
+    xc = xc < -745.2 ? -745.2 : xc;
+    double k;
+    double p = vg_expm1_reduced(xc, &k);
+    double k1 = __builtin_fma(k, 0.5, 0x1.8p52) - 0x1.8p52;   /* round(k / 2) */
+    double s1 = vg_pow2(k1), s2 = vg_pow2(k - k1);
     double e = __builtin_fma(s1, p, s1) * s2;
     return x != x ? x : e;
 #else
@@ -192,31 +206,11 @@ static inline T vg_tanh_S(T x) {
        ~130 us against ~190 for libmvec's expm1 form (XLA's tanh: ~165). |x| is capped
        at 20, where tanh rounds to 1, so 2^k stays normal; a NaN is returned as is; -0
        stays -0 (copysign). */
-    const double shift = 0x1.8p52;   /* adding it rounds to an integer in the low bits */
     double ax = FABS(x);
     ax = ax < 20.0 ? ax : 20.0;
-    double y = -2.0 * ax;
-    double z = __builtin_fma(y, 1.4426950408889634, shift);
-    double k = z - shift;
-    long long kbits;
-    __builtin_memcpy(&kbits, &z, 8);
-    double r = __builtin_fma(-k, 6.93147180369123816490e-01, y);
-    r = __builtin_fma(-k, 1.90821492927058770002e-10, r);
-    double g = 2.091122972975856e-09;
-    g = __builtin_fma(g, r, 2.5100375832561234e-08);
-    g = __builtin_fma(g, r, 2.755728298405588e-07);
-    g = __builtin_fma(g, r, 2.7557268480310024e-06);
-    g = __builtin_fma(g, r, 2.4801587317135164e-05);
-    g = __builtin_fma(g, r, 0.00019841269863040545);
-    g = __builtin_fma(g, r, 0.0013888888888886554);
-    g = __builtin_fma(g, r, 0.008333333333330065);
-    g = __builtin_fma(g, r, 0.041666666666666664);
-    g = __builtin_fma(g, r, 0.16666666666666669);
-    g = __builtin_fma(g, r, 0.5);
-    double p = __builtin_fma(r * r, g, r);
-    long long sbits = (long long)((unsigned long long)(kbits + 1023) << 52);
-    double s;
-    __builtin_memcpy(&s, &sbits, 8);
+    double k;
+    double p = vg_expm1_reduced(-2.0 * ax, &k);
+    double s = vg_pow2(k);
     double t = __builtin_fma(s, p, s - 1.0);
     double th = COPYSIGN(-t / (2.0 + t), x);
     return x != x ? x : th;
