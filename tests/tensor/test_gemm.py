@@ -126,7 +126,8 @@ def test_transposed_left_products_with_few_columns_run_transposed(dtype):
     assert transposed_product(np.ascontiguousarray(h.T), dz) is None
     assert transposed_product(h.T, g.standard_normal((256, 17)).astype(dtype)) is None
     assert transposed_product(h[:4, :8].copy().T, dz[:4, :2].copy()) is None
-    assert transposed_product(h.T, dz.astype("float32" if dtype == "float64" else "float64")) is None
+    other = "float32" if dtype == "float64" else "float64"
+    assert transposed_product(h.T, dz.astype(other)) is None
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -141,7 +142,8 @@ def test_dot_and_gemm_of_a_transposed_left_operand_match_the_reference(dtype):
     assert gemms(step)
 
     @settings(max_examples=25, deadline=None)
-    @given(hst.integers(1, 300), hst.integers(1, 120), hst.integers(1, 20), hst.integers(0, 2**32 - 1))
+    @given(hst.integers(1, 300), hst.integers(1, 120), hst.integers(1, 20),
+           hst.integers(0, 2**32 - 1))
     def run(k, m, n, seed):
         g = np.random.default_rng(seed)
         hv = g.standard_normal((k, m)).astype(dtype)
@@ -152,5 +154,6 @@ def test_dot_and_gemm_of_a_transposed_left_operand_match_the_reference(dtype):
         step(hv, dzv)
         want = before - 0.1 * (hv.T.astype(np.float64) @ dzv)
         scale = 1 + 0.1 * np.abs(hv.T) @ np.abs(dzv)
-        assert np.all(np.abs(w.get_value() - want) <= (1e-5 if dtype == "float32" else 1e-12) * scale)
+        rtol = 1e-5 if dtype == "float32" else 1e-12
+        assert np.all(np.abs(w.get_value() - want) <= rtol * scale)
     run()

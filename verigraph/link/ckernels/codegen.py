@@ -118,8 +118,8 @@ _STREAM_LEVELS = (
      "_mm256_stream_si256((__m256i *)dst, _mm256_load_si256((const __m256i *)src)); "
      "_mm256_stream_si256((__m256i *)(dst + 32), _mm256_load_si256((const __m256i *)(src + 32)));"),
     ("v1", "",
-     " ".join(f"_mm_stream_si128((__m128i *)(dst + {k}), _mm_load_si128((const __m128i *)(src + {k})));"
-              for k in (0, 16, 32, 48))),
+     " ".join(f"_mm_stream_si128((__m128i *)(dst + {k}), "
+              f"_mm_load_si128((const __m128i *)(src + {k})));" for k in (0, 16, 32, 48))),
 )
 _HELPER_TEMPLATE = r"""
 #if VG_IS_DOUBLE && defined(VG_FMA)
@@ -162,11 +162,11 @@ static inline double vg_pow2(double k) {
 static inline T vg_exp_S(T x) {
 #if VG_IS_DOUBLE && defined(VG_FMA)
     /* float64 exp as plain FMA arithmetic, inlined where it is used (no libmvec call, no
-       scalar libm call in a loop's peeled head or tail): e^x = 2^k (1 + p) with
-       x = k ln2 + r, |r| <= ln2/2 (Cody-Waite, as vg_tanh_d) and p = expm1(r) from the
-       same polynomial. 2^k is applied as 2^k1 * 2^k2 (k1 = round(k/2)), both normal over
-       the clamped range [-745.2, 709.79], so results near overflow stay finite and
-       subnormal results are rounded once more (one subnormal ulp). At most 1 ulp from
+       scalar libm call in a loop's peeled head or tail): e^x = 2^k (1 + p) with k and
+       p = expm1(r) from vg_expm1_reduced (as vg_tanh_d). 2^k is applied as 2^k1 * 2^k2
+       (k1 = round(k/2)), both normal over the clamped range [-745.2, 709.79], so results
+       near overflow stay finite and subnormal results are rounded once more (one
+       subnormal ulp). At most 1 ulp from
        the correctly rounded exp (long-double reference on 4M points over [-750, 712]
        and the edges; NumPy's: 1, libmvec's: 3). Past the clamp: +inf above, 0 below;
        NaN is returned as is. In the softmax kernel's row loop: 0.70x the time of the
@@ -434,8 +434,9 @@ def plan(op, node, with_sum=False):
     else:
         entry = "vg_kernel"
         fn = _rows_function(entry, params, unpack, inner, last, octype)
-    source = PROLOGUE + (PROLOGUE_STREAM if "vg_stream_lines" in fn else "") + _helpers() + "\n" + fn + _packed(entry, kinds, in_dtypes, octype,
-                                                         with_sum, row_axis is not None)
+    stream = PROLOGUE_STREAM if "vg_stream_lines" in fn else ""
+    source = (PROLOGUE + stream + _helpers() + "\n" + fn
+              + _packed(entry, kinds, in_dtypes, octype, with_sum, row_axis is not None))
     return Kernel(source, entry, kinds, in_dtypes, out_dtype, with_sum, expensive, row_axis)
 
 
@@ -517,7 +518,8 @@ def _map_function(entry, params, unpack, inner, last, octype, stream=False):
             # (an output not aligned to its element size never reaches 64-byte alignment)
             f"    if ((n - head) * (vg_int)sizeof({octype}) >= {STREAM_MIN_BYTES}\n"
             "            && ((size_t)(out + head) & 63) == 0) {\n"
-            f"        vg_int stop = head + (n - head) / (64 / (vg_int)sizeof({octype})) * (64 / (vg_int)sizeof({octype}));\n"
+            f"        const vg_int step = 64 / (vg_int)sizeof({octype});\n"
+            "        vg_int stop = head + (n - head) / step * step;   /* whole lines */\n"
             "        int level = vg_isa_level();\n"
             f"        if (level == 4) vg_stream_lines_v4(head, stop, {names});\n"
             f"        else if (level == 3) vg_stream_lines_v3(head, stop, {names});\n"
@@ -542,7 +544,8 @@ def _stream_levels(params, octype):
     names = [_param_name(p) for p in params[1:]]
     arrays = [name for name, p in zip(names, params[1:]) if "*" in p]
     shifted = ", ".join([name + (" + lo" if name in arrays else "") for name in names] + ["line"])
-    prefetch = "".join(f"        __builtin_prefetch((const char *)({name} + lo) + {STREAM_AHEAD_BYTES}, 0, 3);\n"
+    ahead = STREAM_AHEAD_BYTES
+    prefetch = "".join(f"        __builtin_prefetch((const char *)({name} + lo) + {ahead}, 0, 3);\n"
                        for name in arrays)
     signature = ", ".join(params[1:] + [f"{octype} *out"])
     text = "#if VG_STREAM\n"
