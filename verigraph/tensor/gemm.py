@@ -15,7 +15,7 @@ from verigraph.checks.errors import ShapeMismatchError
 from verigraph.graph.basic import Apply
 from verigraph.graph.op import Op
 from verigraph.tensor import cblas
-from verigraph.tensor.blas import transposed_product
+from verigraph.tensor.blas import TRANSPOSED_MIN_WORK, transposed_product
 from verigraph.tensor.type import TensorType
 from verigraph.tensor.variable import as_tensor_variable
 
@@ -81,7 +81,7 @@ class Gemm(Op):
             out = target(z)
             if out is None:
                 out = np.array(z, dtype=dtype, order="C")
-            d = transposed_product(x, y)
+            d = transposed_product(x, y) if x.size * y.shape[1] >= TRANSPOSED_MIN_WORK else None
             if d is not None:
                 # A fresh product (so out may overlap x or y), scaled in place, added.
                 np.multiply(d, a, out=d)
