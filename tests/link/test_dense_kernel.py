@@ -11,6 +11,7 @@ from hypothesis import strategies as hst
 
 import verigraph as theano
 import verigraph.tensor as T
+from tests.link.helpers import built_in_the_call
 from verigraph.checks.errors import ShapeMismatchError
 from verigraph.checks.rounding import node_output_within
 from verigraph.configparser import config
@@ -23,12 +24,7 @@ needs_cc = pytest.mark.skipif(compiler.compiler() is None, reason="no C compiler
 @pytest.fixture(autouse=True)
 def _built_in_the_call(tmp_path_factory, monkeypatch):
     """The library is built inside the first eligible call into a per-session cache."""
-    monkeypatch.setenv("VERIGRAPH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "vg-dense"))
-    monkeypatch.setattr(small, "BACKGROUND", False)
-    dense.forget()
-    with config.change_flags(c_kernels=True):
-        yield
-    dense.forget()
+    yield from built_in_the_call(dense, "vg-dense", tmp_path_factory, monkeypatch)
 
 
 def _cpu_has_avx512():

@@ -10,8 +10,8 @@ from hypothesis import strategies as hst
 
 import verigraph as theano
 import verigraph.tensor as T
+from tests.link.helpers import built_in_the_call
 from verigraph.checks.tolerance import compare
-from verigraph.configparser import config
 from verigraph.link.ckernels import compiler, skinny, small
 
 needs_cc = pytest.mark.skipif(compiler.compiler() is None, reason="no C compiler")
@@ -20,12 +20,7 @@ needs_cc = pytest.mark.skipif(compiler.compiler() is None, reason="no C compiler
 @pytest.fixture(autouse=True)
 def _built_in_the_call(tmp_path_factory, monkeypatch):
     """The library is built inside the first eligible call into a per-session cache."""
-    monkeypatch.setenv("VERIGRAPH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "vg-skinny"))
-    monkeypatch.setattr(small, "BACKGROUND", False)
-    skinny.forget()
-    with config.change_flags(c_kernels=True):
-        yield
-    skinny.forget()
+    yield from built_in_the_call(skinny, "vg-skinny", tmp_path_factory, monkeypatch)
 
 
 def _entry(x, y, monkeypatch):

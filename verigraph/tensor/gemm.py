@@ -82,14 +82,13 @@ class Gemm(Op):
             if out is None:
                 out = np.array(z, dtype=dtype, order="C")
             d = transposed_product(x, y) if x.size * y.shape[1] >= TRANSPOSED_MIN_WORK else None
-            if d is not None:
-                # A fresh product (so out may overlap x or y), scaled in place, added.
-                np.multiply(d, a, out=d)
-                np.add(out, d, out=out)
-            elif not gemm_into(out, a.item(), x, y):
+            if d is None:
+                if gemm_into(out, a.item(), x, y):
+                    return out
                 d = np.dot(x, y)
-                np.multiply(d, a, out=d)
-                np.add(out, d, out=out)
+            # A fresh product (so out may overlap x or y), scaled in place, added.
+            np.multiply(d, a, out=d)
+            np.add(out, d, out=out)
             return out
 
         def fn(z, alpha, x, y):

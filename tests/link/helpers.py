@@ -1,0 +1,16 @@
+"""Shared setup for the tests of the fixed-source C libraries (``skinny``, ``dense``)."""
+from __future__ import annotations
+
+from verigraph.configparser import config
+from verigraph.link.ckernels import small
+
+
+def built_in_the_call(module, cache_name, tmp_path_factory, monkeypatch):
+    """Generator for an autouse fixture: ``module``'s library is built inside the first
+    eligible call (not in the background), into a per-session cache, C kernels on."""
+    monkeypatch.setenv("VERIGRAPH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / cache_name))
+    monkeypatch.setattr(small, "BACKGROUND", False)
+    module.forget()
+    with config.change_flags(c_kernels=True):
+        yield
+    module.forget()
