@@ -68,6 +68,15 @@ def _dmatrix_ex(fn, shape=(2, 3)):
     return build
 
 
+def _onehot_grad_example():
+    from verigraph.tensor.nnet_ops import LogSoftmaxOneHotGrad
+    v, ls = T.dvector("v"), T.dmatrix("ls")
+    rows, labels = T.lvectors("rows", "labels")
+    logsm = np.log(np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]]))
+    return _ex([v, ls, rows, labels], LogSoftmaxOneHotGrad()(v, ls, rows, labels),
+               [np.array([-0.5, 0.25]), logsm, np.array([0, 1]), np.array([2, -3])])
+
+
 def _fused_example():
     x, y = T.dvectors("x", "y")
     f = vg.function([x, y], T.exp(x) * 2 + T.sin(y) / 3, mode="FAST_RUN")
@@ -278,6 +287,7 @@ EXAMPLES = {
     "verigraph.tensor.nnet_ops.Softmax": [_dmatrix_ex(nnet.softmax),
                                          _dmatrix_ex(lambda x: nnet.softmax(x, axis=0), (0, 3))],
     "verigraph.tensor.nnet_ops.LogSoftmax": [_dmatrix_ex(nnet.log_softmax)],
+    "verigraph.tensor.nnet_ops.LogSoftmaxOneHotGrad": [_onehot_grad_example],
     "verigraph.tensor.fused.FusedElemwise": [_fused_example],
     "verigraph.tensor.fused_sum.FusedSum": [_fused_sum_example],
     "verigraph.tensor.random.op.RandomVariable": [_random_example],

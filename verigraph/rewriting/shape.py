@@ -1,8 +1,11 @@
 """Shape rules: answer ``shape(f(x))`` from ``infer_shape`` without computing ``f``."""
 from __future__ import annotations
 
+from verigraph.graph.basic import Constant
 from verigraph.rewriting.db import node_rule
+from verigraph.rewriting.patterns import same_type
 from verigraph.tensor.shape import MakeVector, Shape, Shape_i, shape_i
+from verigraph.tensor.subtensor import Subtensor
 
 
 def _dim(var, d):
@@ -57,3 +60,23 @@ def local_shape_to_shape_i(fgraph, node):
     if shp is None:
         return None
     return shp[node.op.i]
+
+
+@node_rule("local_subtensor_make_vector", tracks=[Subtensor], tags=("shape", "default"))
+def local_subtensor_make_vector(fgraph, node):
+    """``MakeVector(a, b, ...)[i]`` for a constant ``i`` -> that entry (``x.shape[0]`` becomes
+    ``Shape_i{0}(x)`` instead of building the shape vector and indexing it)."""
+    if node.op.spec != ("i",):
+        return None
+    vec, index = node.inputs
+    if vec.owner is None or not isinstance(vec.owner.op, MakeVector) or \
+            not isinstance(index, Constant):
+        return None
+    entries = vec.owner.inputs
+    i = int(index.data)
+    if not -len(entries) <= i < len(entries):
+        return None  # out of range: leave the IndexError to the indexing itself
+    entry = entries[i]
+    if entry.dtype != node.outputs[0].dtype:
+        return None
+    return same_type(node.outputs[0], entry)

@@ -106,3 +106,81 @@ class LogSoftmax(Op):
         from verigraph.tensor import api
         gz = gouts[0]
         return [gz - api.sum(gz, axis=self.axis, keepdims=True) * api.exp(outputs[0])]
+
+
+class LogSoftmaxOneHotGrad(Op):
+    """The gradient of ``log_softmax(x, axis=1)`` when the output's gradient is zero except
+    ``values[i]`` at ``(rows[i], labels[i])``: the backward pass of a categorical
+    cross-entropy against integer labels (``-mean(log_softmax(x)[arange(n), y])``).
+
+    Its meaning is the composition it replaces (rule ``local_log_softmax_onehot_grad``):
+    ``G - G.sum(axis=1, keepdims=True) * exp(logsm)`` with ``G = zeros_like(logsm)``
+    incremented at those positions (``IncSubtensor`` with the same ``spec``), and that is
+    what ``perform`` computes. The fast path covers the case the gradient builds, ``rows``
+    equal to ``0..n-1``: row ``i`` is ``-values[i] * exp(logsm[i])`` plus ``values[i]`` at
+    its label, the same values without the zero matrix, its increment, the row sums and
+    the broadcast (five nodes, plus the shape nodes the zeros needed).
+    """
+
+    __props__ = ("spec",)
+
+    def __init__(self, spec=("a", "a")):
+        self.spec = tuple(spec)
+
+    def make_node(self, values, logsm, rows, labels):
+        values, logsm = as_tensor_variable(values), as_tensor_variable(logsm)
+        rows, labels = as_tensor_variable(rows), as_tensor_variable(labels)
+        if logsm.ndim != 2 or rows.ndim != 1 or labels.ndim != 1 or values.ndim > 1:
+            raise TypeError(f"{type(self).__name__} expects a matrix and vectors of values, "
+                            f"rows and labels; got {logsm.ndim}-d, {values.ndim}-d, "
+                            f"{rows.ndim}-d, {labels.ndim}-d")
+        for name, v in (("rows", rows), ("labels", labels)):
+            if np.dtype(v.dtype).kind not in "iu":
+                raise TypeError(f"{type(self).__name__}: {name} must be integers, got {v.dtype}")
+        return Apply(self, [values, logsm, rows, labels], [logsm.type()])
+
+    def _incremented_zeros(self, node, values, logsm, rows, labels):
+        from verigraph.tensor.subtensor import IncSubtensor
+        zeros = np.zeros(logsm.shape, dtype=node.outputs[0].dtype)
+        return IncSubtensor(self.spec)._apply(zeros, values, [rows, labels],
+                                              node.inputs[0].type.shape)
+
+    def perform(self, node, inputs, output_storage):
+        values, logsm, rows, labels = inputs
+        g = self._incremented_zeros(node, values, logsm, rows, labels)
+        output_storage[0][0] = g - g.sum(axis=1, keepdims=True) * np.exp(logsm)
+
+    def make_fast_fn(self, node):
+        dtype = np.dtype(node.outputs[0].dtype)
+        incremented_zeros = self._incremented_zeros
+        aranges = {}
+
+        def general(values, logsm, rows, labels):
+            g = incremented_zeros(node, values, logsm, rows, labels)
+            e = np.exp(logsm)
+            e *= g.sum(axis=1, keepdims=True)
+            return np.subtract(g, e, out=g)
+
+        def fn(values, logsm, rows, labels):
+            n = logsm.shape[0]
+            if (rows.shape != (n,) or labels.shape != (n,) or values.shape != (n,)
+                    or values.dtype != dtype or logsm.dtype != dtype):
+                return general(values, logsm, rows, labels)
+            arange = aranges.get(n)
+            if arange is None:
+                arange = aranges[n] = np.arange(n)
+            if not np.array_equal(rows, arange):
+                return general(values, logsm, rows, labels)
+            out = np.exp(logsm)
+            # -(v * e) + v at the label is v - v * e bit for bit: the composition's row sum
+            # of one nonzero is that value exactly.
+            out *= -values[:, None]
+            try:
+                out[arange, labels] += values
+            except IndexError:
+                return general(values, logsm, rows, labels)  # raises the increment's error
+            return out
+        return fn
+
+    def infer_shape(self, node, shapes):
+        return [shapes[1]]
