@@ -370,14 +370,17 @@ class Kernel:
 
     ``row_axis``: where row inputs start (their values repeat every ``cols`` elements,
     ``cols`` the product of the output's dimensions from that axis on), or None.
+    ``declines``: the packed entry returns an int, nonzero when it will not compute these
+    values (it decides before writing the output); the call then runs NumPy.
     """
 
     def __init__(self, source, entry, kinds, in_dtypes, out_dtype, with_sum, expensive,
-                 row_axis=None):
+                 row_axis=None, declines=False):
         self.source, self.entry, self.kinds = source, entry, kinds
         self.in_dtypes, self.out_dtype, self.with_sum = in_dtypes, out_dtype, with_sum
         self.expensive = expensive   # number of steps calling an expensive libm function
         self.row_axis = row_axis
+        self.declines = declines
 
 
 def plan(op, node, with_sum=False):

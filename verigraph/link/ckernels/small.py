@@ -332,9 +332,10 @@ def build(spec, state):
     address = loader.packed_address(kernel)
     if address is None:
         return
-    types = [np.dtype(d).num if k in ("full", "row") else 0
+    types = [np.dtype(d).num if k in ("full", "row", "vec") else 0
              for k, d in zip(kernel.kinds, kernel.in_dtypes)]
     row_axis = -1 if getattr(kernel, "row_axis", None) is None else kernel.row_axis
     # Awaiting its first, checked call (Switch.first_call) before it serves the node.
     state[2] = mod.Kernel(address, int(with_sum), inplace, np.dtype(kernel.out_dtype).num,
-                          max_n, trampoline.kinds_of(kernel), types, row_axis)
+                          max_n, trampoline.kinds_of(kernel), types, row_axis,
+                          int(getattr(kernel, "declines", False)))

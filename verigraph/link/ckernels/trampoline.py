@@ -4,7 +4,8 @@ Calling a kernel through ctypes costs several microseconds on top of the C loop 
 1 µs per ``array.ctypes.data``), which is more than the whole loop on a few hundred
 elements. This module's ``Kernel`` objects are called like the NumPy kernel they stand
 for, with the same arguments; in C they check each argument (ndarray of the planned
-dtype, C-contiguous, the same shape as the other full inputs; one-element scalars),
+dtype, C-contiguous, the same shape as the other full inputs; one-element scalars; vectors
+with one entry per row of the full inputs),
 allocate the output (or take one passed after the inputs) and call the kernel's packed
 entry point (``codegen``): about 0.2 µs in all. When an argument does not fit, the call answers None and the caller runs
 the NumPy kernel, which raises the usual errors.
@@ -30,7 +31,7 @@ log = logging.getLogger("verigraph.ckernels")
 
 NAME = "_vg_trampoline"
 MAX_ARGS = 32   # kernels with more inputs are not planned for the trampoline
-KIND_FULL, KIND_FLOAT, KIND_INT, KIND_ROW = 0, 1, 2, 3
+KIND_FULL, KIND_FLOAT, KIND_INT, KIND_ROW, KIND_VEC = 0, 1, 2, 3, 4
 
 SOURCE = r"""
 #define PY_SSIZE_T_CLEAN
@@ -46,16 +47,19 @@ SOURCE = r"""
 typedef long long vg_int;
 typedef void (*vg_map)(vg_int, void **);
 typedef double (*vg_sum)(vg_int, void **);
+typedef int (*vg_checked)(vg_int, void **);   /* nonzero: declined these values */
 
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
     void *fn;
     int nin, with_sum, inplace, out_type;
+    int declines;              /* the entry returns int; nonzero means "not these values" */
     int row_axis;              /* where row inputs start (their trailing axes), or -1 */
     vg_int max_n;              /* calls with this many elements or more answer None */
-    int kinds[VG_MAX_ARGS];    /* 0 full array, 1 float scalar, 2 integer scalar, 3 row */
-    int types[VG_MAX_ARGS];    /* NumPy type number of each full or row input */
+    int kinds[VG_MAX_ARGS];    /* 0 full array, 1 float scalar, 2 integer scalar, 3 row,
+                                  4 vector with one entry per row of the full inputs */
+    int types[VG_MAX_ARGS];    /* NumPy type number of each full, row or vector input */
 } KernelObject;
 
 static int scalar_double(PyObject *o, double *v) {
@@ -104,8 +108,8 @@ static PyObject *kernel_call(PyObject *self_, PyObject *const *args, size_t narg
     void *ptrs[VG_MAX_ARGS + 2];
     double dvals[VG_MAX_ARGS];
     vg_int ivals[VG_MAX_ARGS];
-    PyArrayObject *rows[VG_MAX_ARGS];
-    int nrows = 0;
+    PyArrayObject *rows[VG_MAX_ARGS], *vecs[VG_MAX_ARGS];
+    int nrows = 0, nvecs = 0;
     vg_int cols = 0;
     PyArrayObject *ref = NULL;
     PyObject *given = NULL;   /* an output array passed after the inputs (optional) */
@@ -142,6 +146,15 @@ static PyObject *kernel_call(PyObject *self_, PyObject *const *args, size_t narg
             ptrs[k] = PyArray_DATA(a);
             break;
         }
+        case 4: {
+            if (!PyArray_Check(o)) Py_RETURN_NONE;
+            PyArrayObject *a = (PyArrayObject *)o;
+            if (PyArray_TYPE(a) != self->types[k] || PyArray_NDIM(a) != 1
+                    || !PyArray_IS_C_CONTIGUOUS(a) || !PyArray_ISALIGNED(a)) Py_RETURN_NONE;
+            vecs[nvecs++] = a;
+            ptrs[k] = PyArray_DATA(a);
+            break;
+        }
         case 1:
             if (!scalar_double(o, &dvals[k])) Py_RETURN_NONE;
             ptrs[k] = &dvals[k];
@@ -152,6 +165,9 @@ static PyObject *kernel_call(PyObject *self_, PyObject *const *args, size_t narg
         }
     }
     if (ref == NULL) Py_RETURN_NONE;
+    for (int v = 0; v < nvecs; v++)
+        if (PyArray_NDIM(ref) < 1 || PyArray_DIMS(vecs[v])[0] != PyArray_DIMS(ref)[0])
+            Py_RETURN_NONE;
     if (self->row_axis >= 0) {
         /* Each row input: ones on the leading axes, the output's sizes from row_axis on. */
         int nd = PyArray_NDIM(ref), axis = self->row_axis;
@@ -193,17 +209,24 @@ static PyObject *kernel_call(PyObject *self_, PyObject *const *args, size_t narg
         if (out == NULL) return NULL;
     }
     ptrs[self->nin] = PyArray_DATA((PyArrayObject *)out);
+    if (self->declines) {
+        if (((vg_checked)self->fn)(n, ptrs) != 0) {
+            Py_DECREF(out);
+            Py_RETURN_NONE;
+        }
+        return out;
+    }
     ((vg_map)self->fn)(n, ptrs);
     return out;
 }
 
 static PyObject *kernel_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     unsigned long long fn;
-    int with_sum, inplace, out_type, row_axis = -1;
+    int with_sum, inplace, out_type, row_axis = -1, declines = 0;
     long long max_n;
     PyObject *kinds, *types;
-    if (!PyArg_ParseTuple(args, "KiiiLOO|i", &fn, &with_sum, &inplace, &out_type, &max_n,
-                          &kinds, &types, &row_axis))
+    if (!PyArg_ParseTuple(args, "KiiiLOO|ii", &fn, &with_sum, &inplace, &out_type, &max_n,
+                          &kinds, &types, &row_axis, &declines))
         return NULL;
     Py_ssize_t nin = PySequence_Length(kinds);
     if (nin < 1 || nin > VG_MAX_ARGS || PySequence_Length(types) != nin) {
@@ -220,6 +243,7 @@ static PyObject *kernel_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     self->out_type = out_type;
     self->max_n = max_n;
     self->row_axis = row_axis;
+    self->declines = declines;
     for (Py_ssize_t k = 0; k < nin; k++) {
         PyObject *a = PySequence_GetItem(kinds, k), *b = PySequence_GetItem(types, k);
         self->kinds[k] = a ? (int)PyLong_AsLong(a) : 0;
@@ -312,6 +336,8 @@ def kinds_of(kernel):
             out.append(KIND_FULL)
         elif kind == "row":
             out.append(KIND_ROW)
+        elif kind == "vec":
+            out.append(KIND_VEC)
         elif dt in ("float64", "float32"):
             out.append(KIND_FLOAT)
         else:
