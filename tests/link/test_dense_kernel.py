@@ -95,6 +95,34 @@ def test_the_loop_matches_the_exact_value_for_drawn_shapes_and_layouts(monkeypat
     check()
 
 
+SPECIAL = [0.0, -0.0, np.nan, np.inf, -np.inf, 9.02, 9.0200005, -9.02, 1e-30, -1e-3, 0.5,
+           -2.0, 20.0, 1e30, 1e-40, -7.0]
+
+
+@needs_avx512
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("act", dense.ACTIVATIONS)
+def test_whole_blocks_in_registers_give_the_loop_epilogues_bits(monkeypatch, dtype, act):
+    # Whole blocks apply the bias and activation to the accumulators; the last, partial
+    # panel stores and loops over the block. With k = 1 and x = 1 each output is its
+    # weight plus the bias exactly, so columns 0-15 (a whole panel) and 64-79 (the partial
+    # panel) hold the same values and must come out as the same bits, specials included.
+    _any_size(monkeypatch)
+    dense._load()
+    lanes = 16 if dtype == "float32" else 8
+    vals = np.array(SPECIAL, dtype)[:lanes]
+    w = np.zeros((1, 64 + lanes), dtype)
+    w[0, :lanes] = w[0, 64:] = vals
+    b = np.zeros(64 + lanes, dtype)
+    b[:lanes] = b[64:] = np.array([0.25, -0.0, 1.0, -3.0] * 4, dtype)[:lanes]
+    x = np.ones((7, 1), dtype)          # a block of six rows and a block of one
+    with np.errstate(invalid="ignore"):
+        for bias in (b, None):
+            got = dense.call(dense.entry(x, w, bias), x, w, bias, act)
+            np.testing.assert_array_equal(got[:, :lanes].view(f"u{w.itemsize}"),
+                                          got[:, 64:].view(f"u{w.itemsize}"))
+
+
 def _compiled(act="tanh", dtype="float64", mode="FAST_RUN"):
     x = T.matrix("x", dtype=dtype)
     w = theano.shared(np.random.default_rng(1).standard_normal((200, 300)).astype(dtype) * 0.1,
