@@ -69,12 +69,26 @@ def _dmatrix_ex(fn, shape=(2, 3)):
 
 
 def _onehot_grad_example():
-    from verigraph.tensor.nnet_ops import LogSoftmaxOneHotGrad
+    from verigraph.tensor.crossentropy import LogSoftmaxOneHotGrad
     v, ls = T.dvector("v"), T.dmatrix("ls")
     rows, labels = T.lvectors("rows", "labels")
     logsm = np.log(np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]]))
     return _ex([v, ls, rows, labels], LogSoftmaxOneHotGrad()(v, ls, rows, labels),
                [np.array([-0.5, 0.25]), logsm, np.array([0, 1]), np.array([2, -3])])
+
+
+def _onehot_label_rows_example():
+    from verigraph.tensor.crossentropy import LogSoftmaxOneHotGrad
+    v, ls, labels = T.dvector("v"), T.dmatrix("ls"), T.lvector("labels")
+    logsm = np.log(np.array([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]]))
+    return _ex([v, ls, labels], LogSoftmaxOneHotGrad(label_rows=True)(v, ls, labels),
+               [np.array([-0.5, 0.25]), logsm, np.array([2, -3])])
+
+
+def _pick_labels_example():
+    from verigraph.tensor.crossentropy import PickLabels
+    x, labels = T.dmatrix("x"), T.lvector("labels")
+    return _ex([x, labels], PickLabels()(x, labels), [_m(3, 4), np.array([3, 0, -1])])
 
 
 def _fused_example():
@@ -287,7 +301,9 @@ EXAMPLES = {
     "verigraph.tensor.nnet_ops.Softmax": [_dmatrix_ex(nnet.softmax),
                                          _dmatrix_ex(lambda x: nnet.softmax(x, axis=0), (0, 3))],
     "verigraph.tensor.nnet_ops.LogSoftmax": [_dmatrix_ex(nnet.log_softmax)],
-    "verigraph.tensor.nnet_ops.LogSoftmaxOneHotGrad": [_onehot_grad_example],
+    "verigraph.tensor.crossentropy.LogSoftmaxOneHotGrad": [_onehot_grad_example,
+                                                           _onehot_label_rows_example],
+    "verigraph.tensor.crossentropy.PickLabels": [_pick_labels_example],
     "verigraph.tensor.fused.FusedElemwise": [_fused_example],
     "verigraph.tensor.fused_sum.FusedSum": [_fused_sum_example],
     "verigraph.tensor.random.op.RandomVariable": [_random_example],

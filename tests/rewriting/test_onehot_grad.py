@@ -10,7 +10,7 @@ from hypothesis import strategies as hst
 import verigraph as vg
 import verigraph.tensor as T
 from verigraph.tensor import nnet
-from verigraph.tensor.nnet_ops import LogSoftmaxOneHotGrad
+from verigraph.tensor.crossentropy import LogSoftmaxOneHotGrad, PickLabels
 from tests.rewriting.helpers import assert_matches_reference, compile_fast, fired, op_names
 
 FAST = settings(max_examples=30, deadline=None)
@@ -34,10 +34,15 @@ def test_fires_on_the_cross_entropy_gradient_and_drops_the_zero_matrix():
     z, y, cost, g = _nll_grad("float64", "int64")
     f = compile_fast([z, y], [cost, g])
     assert fired(f, RULE)
-    assert len(_onehot_nodes(f)) == 1
+    assert fired(f, "local_pick_labels") and fired(f, "local_onehot_grad_label_rows")
+    nodes = _onehot_nodes(f)
+    assert len(nodes) == 1 and nodes[0].op.label_rows
     names = op_names(f)
-    # the zeros, their increment, the row sums and the shape nodes the zeros needed are gone
-    assert not any(n.startswith(("Alloc", "IncSubtensor", "ShapeGuard")) for n in names), names
+    # the zeros, their increment, the row sums and the shape nodes the zeros needed are
+    # gone, and so is the row range (both nodes take it from the labels' length)
+    assert not any(n.startswith(("Alloc", "IncSubtensor", "ShapeGuard", "ARange",
+                                 "AdvancedSubtensor")) for n in names), names
+    assert sum(n == "PickLabels" for n in names) == 1
     zv = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 4.0]])
     yv = np.array([2, 0])
     p = np.exp(zv - zv.max(1, keepdims=True))
@@ -86,6 +91,38 @@ def test_fewer_labels_than_rows_raises_as_the_original_does():
         slow(*args)
     with pytest.raises(type(want.value)):
         fast(*args)
+
+
+def test_rows_of_the_logits_keep_the_row_input():
+    # categorical_crossentropy ranges over the coding matrix's rows, not the labels'
+    z, y = T.dmatrix("z"), T.lvector("y")
+    cost = T.mean(nnet.categorical_crossentropy(nnet.softmax(z), y))
+    f = compile_fast([z, y], [cost, vg.grad(cost, z)])
+    assert fired(f, RULE) and not fired(f, "local_pick_labels")
+    assert not _onehot_nodes(f)[0].op.label_rows
+    assert_matches_reference(f, np.array([[1.0, 2.0], [0.0, -1.0], [3.0, 3.0]]),
+                             np.array([1, 0, -1]))
+
+
+def test_pick_labels_raises_the_index_errors():
+    x, y = T.dmatrix("x"), T.lvector("y")
+    f = compile_fast([x, y], x[T.arange(y.shape[0]), y])
+    assert fired(f, "local_pick_labels")
+    xv = np.arange(6.0).reshape(3, 2)
+    np.testing.assert_array_equal(f(xv, np.array([1, -1])), [1.0, 3.0])
+    with pytest.raises(IndexError, match=r"shape \(3, 2\)"):
+        f(xv, np.array([0, 2]))
+    with pytest.raises(IndexError, match=r"shape \(3, 2\)"):
+        f(xv, np.array([0, 0, 0, 0]))
+
+
+def test_pick_labels_shape_is_read_from_the_value():
+    # no infer_shape: asking the length of a pick that fails raises instead of answering
+    x, y = T.dmatrix("x"), T.lvector("y")
+    f = compile_fast([x, y], x[T.arange(y.shape[0]), y].shape)
+    assert int(f(np.zeros((3, 2)), np.array([1, 0]))[0]) == 2
+    with pytest.raises(IndexError):
+        f(np.zeros((3, 2)), np.array([2, 0]))
 
 
 def _op_call(values, logsm, rows, labels):

@@ -1,4 +1,4 @@
-"""The cross-entropy gradient against integer labels as one node.
+"""The categorical cross-entropy against integer labels as two nodes (``tensor/crossentropy``).
 
 ``grad(-mean(log_softmax(x)[arange(n), y]), x)`` arrives as LogSoftmax's backward
 ``G - sum(G, axis=1)[:, None] * exp(logsm)`` over ``G = zeros_like(logsm)`` incremented at
@@ -9,6 +9,11 @@ its data out of the cache. ``LogSoftmaxOneHotGrad`` computes the same values in 
 The rule sits in the canonicalize phase because it recognises the zeros by their shape,
 ``(Shape_i{0}(logsm), Shape_i{1}(logsm))``, which the shape phase then rewrites into the
 guarded sizes of ``logsm``'s inputs (no longer visibly ``logsm``'s shape).
+
+Once the shape phase has turned ``arange(y.shape[0])`` into ``arange(Shape_i{0}(y))``, two
+specialize rules drop that row range where it is ``arange(len(labels))``: the forward
+``x[arange(len(y)), y]`` becomes ``PickLabels(x, y)`` and the gradient node takes
+``label_rows``, so neither the range nor its length is computed.
 """
 from __future__ import annotations
 
@@ -17,10 +22,11 @@ import numpy as np
 from verigraph.rewriting.db import node_rule
 from verigraph.rewriting.patterns import elemwise_name, is_constant_value, is_elemwise, same_type
 from verigraph.tensor.elemwise import DimShuffle, Elemwise
-from verigraph.tensor.nnet_ops import LogSoftmax, LogSoftmaxOneHotGrad
+from verigraph.tensor.crossentropy import LogSoftmaxOneHotGrad, PickLabels
+from verigraph.tensor.nnet_ops import LogSoftmax
 from verigraph.tensor.reduction import Reduce
-from verigraph.tensor.shape import Alloc, Shape_i
-from verigraph.tensor.subtensor import IncSubtensor
+from verigraph.tensor.shape import ARange, Alloc, Shape_i
+from verigraph.tensor.subtensor import IncSubtensor, Subtensor
 
 
 def _row_sum_of(var, g):
@@ -70,8 +76,46 @@ def local_log_softmax_onehot_grad(fgraph, node):
     zeros, values, rows, labels = inc.inputs
     if not _zeros_shaped_like(zeros, logsm):
         return None
-    if rows.ndim != 1 or labels.ndim != 1 or values.ndim > 1 \
-            or any(np.dtype(v.dtype).kind not in "iu" for v in (rows, labels)):
+    if values.ndim > 1 or not (_int_vector(rows) and _int_vector(labels)):
         return None
-    return same_type(node.outputs[0],
-                     LogSoftmaxOneHotGrad(inc.op.spec)(values, logsm, rows, labels))
+    return same_type(node.outputs[0], LogSoftmaxOneHotGrad()(values, logsm, rows, labels))
+
+
+def _label_range(rows, labels):
+    """Whether ``rows`` is ``arange(0, Shape_i{0}(labels), 1)``."""
+    node = rows.owner
+    if node is None or not isinstance(node.op, ARange):
+        return False
+    start, stop, step = node.inputs
+    if not (is_constant_value(start, 0) and is_constant_value(step, 1)):
+        return False
+    length = stop.owner
+    return (length is not None and isinstance(length.op, Shape_i) and length.op.i == 0
+            and length.inputs[0] is labels)
+
+
+def _int_vector(v):
+    return v.ndim == 1 and np.dtype(v.dtype).kind in "iu"
+
+
+@node_rule("local_pick_labels", tracks=[Subtensor], tags=("specialize", "default"))
+def local_pick_labels(fgraph, node):
+    """``x[arange(len(y)), y]`` of a matrix -> ``PickLabels(x, y)``."""
+    if node.op.spec != ("a", "a") or len(node.inputs) != 3:
+        return None
+    x, rows, labels = node.inputs
+    if x.ndim != 2 or not _int_vector(labels) or not _label_range(rows, labels):
+        return None
+    return same_type(node.outputs[0], PickLabels()(x, labels))
+
+
+@node_rule("local_onehot_grad_label_rows", tracks=[LogSoftmaxOneHotGrad],
+           tags=("specialize", "default"))
+def local_onehot_grad_label_rows(fgraph, node):
+    """``LogSoftmaxOneHotGrad(v, ls, arange(len(y)), y)`` -> its ``label_rows`` form."""
+    if node.op.label_rows:
+        return None
+    values, logsm, rows, labels = node.inputs
+    if not _label_range(rows, labels):
+        return None
+    return same_type(node.outputs[0], LogSoftmaxOneHotGrad(label_rows=True)(values, logsm, labels))

@@ -372,15 +372,17 @@ class Kernel:
     ``cols`` the product of the output's dimensions from that axis on), or None.
     ``declines``: the packed entry returns an int, nonzero when it will not compute these
     values (it decides before writing the output); the call then runs NumPy.
+    ``out_rows``: the output is a vector with one entry per row of the full inputs.
     """
 
     def __init__(self, source, entry, kinds, in_dtypes, out_dtype, with_sum, expensive,
-                 row_axis=None, declines=False):
+                 row_axis=None, declines=False, out_rows=False):
         self.source, self.entry, self.kinds = source, entry, kinds
         self.in_dtypes, self.out_dtype, self.with_sum = in_dtypes, out_dtype, with_sum
         self.expensive = expensive   # number of steps calling an expensive libm function
         self.row_axis = row_axis
         self.declines = declines
+        self.out_rows = out_rows
 
 
 def plan(op, node, with_sum=False):

@@ -338,4 +338,5 @@ def build(spec, state):
     # Awaiting its first, checked call (Switch.first_call) before it serves the node.
     state[2] = mod.Kernel(address, int(with_sum), inplace, np.dtype(kernel.out_dtype).num,
                           max_n, trampoline.kinds_of(kernel), types, row_axis,
-                          int(getattr(kernel, "declines", False)))
+                          int(getattr(kernel, "declines", False)),
+                          int(getattr(kernel, "out_rows", False)))

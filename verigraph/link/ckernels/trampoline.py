@@ -55,6 +55,7 @@ typedef struct {
     void *fn;
     int nin, with_sum, inplace, out_type;
     int declines;              /* the entry returns int; nonzero means "not these values" */
+    int out_rows;              /* the output is a vector, one entry per row of the full inputs */
     int row_axis;              /* where row inputs start (their trailing axes), or -1 */
     vg_int max_n;              /* calls with this many elements or more answer None */
     int kinds[VG_MAX_ARGS];    /* 0 full array, 1 float scalar, 2 integer scalar, 3 row,
@@ -190,6 +191,8 @@ static PyObject *kernel_call(PyObject *self_, PyObject *const *args, size_t narg
         return PyFloat_FromDouble(total);
     }
     PyObject *out;
+    const int out_nd = self->out_rows ? 1 : PyArray_NDIM(ref);
+    if (out_nd > PyArray_NDIM(ref)) Py_RETURN_NONE;
     if (self->inplace >= 0) {
         out = args[self->inplace];
         Py_INCREF(out);
@@ -198,14 +201,13 @@ static PyObject *kernel_call(PyObject *self_, PyObject *const *args, size_t narg
         PyArrayObject *g = (PyArrayObject *)given;
         if (PyArray_TYPE(g) != self->out_type || !PyArray_IS_C_CONTIGUOUS(g)
                 || !PyArray_ISWRITEABLE(g) || !PyArray_ISALIGNED(g)
-                || PyArray_NDIM(g) != PyArray_NDIM(ref)
-                || memcmp(PyArray_DIMS(g), PyArray_DIMS(ref),
-                          sizeof(npy_intp) * PyArray_NDIM(ref)) != 0)
+                || PyArray_NDIM(g) != out_nd
+                || memcmp(PyArray_DIMS(g), PyArray_DIMS(ref), sizeof(npy_intp) * out_nd) != 0)
             Py_RETURN_NONE;
         out = given;
         Py_INCREF(out);
     } else {
-        out = PyArray_SimpleNew(PyArray_NDIM(ref), PyArray_DIMS(ref), self->out_type);
+        out = PyArray_SimpleNew(out_nd, PyArray_DIMS(ref), self->out_type);
         if (out == NULL) return NULL;
     }
     ptrs[self->nin] = PyArray_DATA((PyArrayObject *)out);
@@ -222,11 +224,11 @@ static PyObject *kernel_call(PyObject *self_, PyObject *const *args, size_t narg
 
 static PyObject *kernel_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     unsigned long long fn;
-    int with_sum, inplace, out_type, row_axis = -1, declines = 0;
+    int with_sum, inplace, out_type, row_axis = -1, declines = 0, out_rows = 0;
     long long max_n;
     PyObject *kinds, *types;
-    if (!PyArg_ParseTuple(args, "KiiiLOO|ii", &fn, &with_sum, &inplace, &out_type, &max_n,
-                          &kinds, &types, &row_axis, &declines))
+    if (!PyArg_ParseTuple(args, "KiiiLOO|iii", &fn, &with_sum, &inplace, &out_type, &max_n,
+                          &kinds, &types, &row_axis, &declines, &out_rows))
         return NULL;
     Py_ssize_t nin = PySequence_Length(kinds);
     if (nin < 1 || nin > VG_MAX_ARGS || PySequence_Length(types) != nin) {
@@ -244,6 +246,7 @@ static PyObject *kernel_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     self->max_n = max_n;
     self->row_axis = row_axis;
     self->declines = declines;
+    self->out_rows = out_rows;
     for (Py_ssize_t k = 0; k < nin; k++) {
         PyObject *a = PySequence_GetItem(kinds, k), *b = PySequence_GetItem(types, k);
         self->kinds[k] = a ? (int)PyLong_AsLong(a) : 0;
