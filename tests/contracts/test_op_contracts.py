@@ -135,6 +135,18 @@ def _dense(act, dtype, shapes=((3, 4), (4, 5))):
     return build
 
 
+def _dense_pair(act, dtype, n2=3):
+    def build():
+        from verigraph.tensor.dense import DensePair
+        x, w, w2 = (TensorType(dtype, (None, None))(n) for n in ("x", "w", "w2"))
+        b, b2 = (TensorType(dtype, (None,))(n) for n in ("b", "b2"))
+        h, _ = DensePair(act)(x, w, b, w2, b2)
+        return [x, w, b, w2, b2], h.owner, [_m(3, 4, dtype=dtype), _m(4, 5, dtype=dtype),
+                                            _m(5, dtype=dtype), _m(5, n2, dtype=dtype),
+                                            _m(n2, dtype=dtype)]
+    return build
+
+
 def _random_example():
     from verigraph.tensor.random import RandomStreams
     rs = RandomStreams(seed=3)
@@ -234,6 +246,8 @@ EXAMPLES = {
     "verigraph.tensor.dense.Dense": [_dense("identity", "float64"), _dense("tanh", "float32"),
                                      _dense("tanh", "float64", ((0, 3), (3, 2))),
                                      _dense("sigmoid", "float64"), _dense("relu", "float32")],
+    "verigraph.tensor.dense.DensePair": [_dense_pair("tanh", "float64"),
+                                         _dense_pair("relu", "float32", 10)],
     "verigraph.tensor.gemm.Gemm": [_gemm(False, "float64", -0.5), _gemm(True, "float32", 2.0),
                                    _gemm(False, "float32")],
     "verigraph.tensor.blas.Matmul": [

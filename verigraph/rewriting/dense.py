@@ -17,7 +17,7 @@ from verigraph.graph.basic import Constant
 from verigraph.rewriting.db import node_rule
 from verigraph.rewriting.patterns import single_client
 from verigraph.tensor.blas import Dot
-from verigraph.tensor.dense import Dense
+from verigraph.tensor.dense import Dense, DensePair
 from verigraph.tensor.elemwise import DimShuffle
 from verigraph.tensor.fused import FusedElemwise
 
@@ -78,3 +78,24 @@ def local_dense_epilogue(fgraph, node):
         new.owner.source = node.source
         return new
     return None
+
+
+@node_rule("local_dense_pair", tracks=[Dense], tags=("fusion", "default"))
+def local_dense_pair(fgraph, node):
+    """``Dense{identity}(Dense{act}(x, w, b), w2, b2)`` -> ``DensePair{act}(x, w, b, w2, b2)``
+    where ``w2`` may be narrow (at most two vectors of columns, or not known statically):
+    the second product runs on each block of the first's output while it is in L1. Where
+    ``w2`` turns out wider at run time the node computes the two layers as before."""
+    if node.op.act != "identity":
+        return None
+    h, w2, b2 = node.inputs
+    first = h.owner
+    if first is None or type(first.op) is not Dense:
+        return None
+    cols = w2.type.shape[1]
+    lanes = 64 // np.dtype(w2.dtype).itemsize
+    if cols is not None and cols > 2 * lanes:
+        return None
+    pair = DensePair(first.op.act).make_node(*first.inputs, w2, b2)
+    pair.source = node.source
+    return [(h, pair.outputs[0]), (node.outputs[0], pair.outputs[1])]

@@ -80,10 +80,55 @@ static inline __m512 vg_tanh_f16(__m512 x) {
 }
 """
 
+# The narrow next layer (``DensePair``): a finished block of MRv rows of h times the
+# block's rows of w2 (one or two vectors of columns), added to those rows of z2 while the
+# block is in L1. Each z2 entry is summed over the panels in turn, within a panel in
+# order of the shared index, with fused multiply-adds.
+_HEAD_TYPE = r"""
+typedef struct {
+    const T *w2;        /* w2's rows for this panel's columns */
+    vg_int ldw2;
+    T *z2;              /* z2's rows for this block's rows */
+    vg_int ldz2;
+    int n2;             /* z2's columns: 1 .. 2 * LANES */
+} vg_head_S_t;
+"""
+
+_HEAD = r"""
+__attribute__((target("avx512f,fma")))
+static inline void vg_head_S_MRv_NV2(const vg_head_S_t *hd, const T *c, vg_int ldc, int cols) {
+    const MASK m0 = NV2 == 2 || hd->n2 >= LANES ? (MASK)FULL : (MASK)((1u << hd->n2) - 1u);
+    const MASK m1 = NV2 == 2 ? (MASK)((1u << (hd->n2 - LANES)) - 1u) : (MASK)0;
+    VEC z0[MRv], z1[MRv];
+    #pragma GCC unroll 8
+    for (int r = 0; r < MRv; r++) {
+        z0[r] = _mm512_maskz_loadu_SUF(m0, hd->z2 + r * hd->ldz2);
+        if (NV2 == 2) z1[r] = _mm512_maskz_loadu_SUF(m1, hd->z2 + r * hd->ldz2 + LANES);
+    }
+    for (int q = 0; q < cols; q++) {
+        const T *wr = hd->w2 + q * hd->ldw2;
+        const VEC w0 = _mm512_maskz_loadu_SUF(m0, wr);
+        const VEC w1 = NV2 == 2 ? _mm512_maskz_loadu_SUF(m1, wr + LANES) : w0;
+        #pragma GCC unroll 8
+        for (int r = 0; r < MRv; r++) {
+            const VEC e = _mm512_set1_SUF(c[r * ldc + q]);
+            z0[r] = _mm512_fmadd_SUF(e, w0, z0[r]);
+            if (NV2 == 2) z1[r] = _mm512_fmadd_SUF(e, w1, z1[r]);
+        }
+    }
+    #pragma GCC unroll 8
+    for (int r = 0; r < MRv; r++) {
+        _mm512_mask_storeu_SUF(hd->z2 + r * hd->ldz2, m0, z0[r]);
+        if (NV2 == 2) _mm512_mask_storeu_SUF(hd->z2 + r * hd->ldz2 + LANES, m1, z1[r]);
+    }
+}
+"""
+
 _BLOCK = r"""
 __attribute__((target("avx512f,fma")))
 static void vg_block_S_MRv_VPB_WHOLE(vg_int k, const T *a, vg_int lda, const T *w, vg_int ldw, T *c,
-                           vg_int ldc, const MASK *mk, int cols, const T *bias, int act) {
+                           vg_int ldc, const MASK *mk, int cols, const T *bias, int act,
+                           const vg_head_S_t *head) {
     VEC acc[MRv][VPB];
     #pragma GCC unroll 8
     for (int r = 0; r < MRv; r++)
@@ -129,7 +174,7 @@ static void vg_block_S_MRv_VPB_WHOLE(vg_int k, const T *a, vg_int lda, const T *
 #endif
                 _mm512_storeu_SUF(c + r * ldc + LANES * v, z);
             }
-        return;
+        goto head;
     }
     #pragma GCC unroll 8
     for (int r = 0; r < MRv; r++)
@@ -138,7 +183,7 @@ static void vg_block_S_MRv_VPB_WHOLE(vg_int k, const T *a, vg_int lda, const T *
             if (WHOLE) _mm512_storeu_SUF(c + r * ldc + LANES * v, acc[r][v]);
             else _mm512_mask_storeu_SUF(c + r * ldc + LANES * v, mk[v], acc[r][v]);
         }
-    if (bias == NULL && act == 0) return;
+    if (bias == NULL && act == 0) goto head;
     /* The epilogue: codegen's helpers, as the fused elementwise kernels compute them
        (1 tanh, 2 sigmoid through libmvec's exp where it is linked, 3 relu = max(z, 0)
        with NaN kept). */
@@ -159,22 +204,34 @@ static void vg_block_S_MRv_VPB_WHOLE(vg_int k, const T *a, vg_int lda, const T *
             for (int j = 0; j < cols; j++) o[j] = vg_max_S(o[j], 0);
         }
     }
+head:
+    if (head != NULL) {
+        if (head->n2 > LANES) vg_head_S_MRv_2(head, c, ldc, cols);
+        else vg_head_S_MRv_1(head, c, ldc, cols);
+    }
 }
 """
 
 _ENTRY = r"""
 typedef void (*vg_block_S_fn)(vg_int, const T *, vg_int, const T *, vg_int, T *, vg_int,
-                              const MASK *, int, const T *, int);
+                              const MASK *, int, const T *, int, const vg_head_S_t *);
 /* c[m, n] = act(a[m, k] @ w[k, n] + bias[n]); rows of a, w and c are contiguous with
    strides lda, ldw, ldc (elements); bias may be NULL; act 0 = identity, 1 = tanh. Whole
    panels of NV vectors use plain loads and stores; the last, partial panel a block of
    just the vectors it needs, masked (float64 500 columns: 2.5 vectors, not 4). */
+/* With w2 (k2 = n rows, n2 <= 2 * LANES columns): also z2[m, n2] = c @ w2 + b2 (b2 may be
+   NULL), z2's rows contiguous with stride ldz2, accumulated block by block (z2 is
+   zeroed here first). */
 __attribute__((target("avx512f,fma")))
-void vg_dense_S(vg_int m, vg_int n, vg_int k, const T *a, vg_int lda, const T *w, vg_int ldw,
-                const T *bias, int act, T *c, vg_int ldc) {
+void vg_dense_pair_S(vg_int m, vg_int n, vg_int k, const T *a, vg_int lda, const T *w,
+                     vg_int ldw, const T *bias, int act, T *c, vg_int ldc, const T *w2,
+                     vg_int ldw2, int n2, const T *b2, T *z2, vg_int ldz2) {
     static const vg_block_S_fn whole[MR + 1] = {WHOLE_TABLE};
     static const vg_block_S_fn part[MR + 1][NV + 1] = {PART_TABLE};
     const vg_int nr = NV * LANES;
+    if (z2 != NULL)
+        for (vg_int i = 0; i < m; i++)
+            for (int q = 0; q < n2; q++) z2[i * ldz2 + q] = 0;
     for (vg_int j = 0; j < n; j += nr) {
         vg_int cols = n - j < nr ? n - j : nr;
         int nvb = (int)((cols + LANES - 1) / LANES);
@@ -187,9 +244,20 @@ void vg_dense_S(vg_int m, vg_int n, vg_int k, const T *a, vg_int lda, const T *w
         for (vg_int i = 0; i < m; i += MR) {
             int rows = (int)(m - i < MR ? m - i : MR);
             vg_block_S_fn fn = cols == nr ? whole[rows] : part[rows][nvb];
-            fn(k, a + i * lda, lda, w + j, ldw, c + i * ldc + j, ldc, mk, (int)cols, bj, act);
+            vg_head_S_t hd = {w2 == NULL ? NULL : w2 + j * ldw2, ldw2,
+                            z2 == NULL ? NULL : z2 + i * ldz2, ldz2, n2};
+            fn(k, a + i * lda, lda, w + j, ldw, c + i * ldc + j, ldc, mk, (int)cols, bj, act,
+               w2 == NULL ? NULL : &hd);
         }
     }
+    if (w2 != NULL && b2 != NULL)
+        for (vg_int i = 0; i < m; i++)
+            for (int q = 0; q < n2; q++) z2[i * ldz2 + q] = z2[i * ldz2 + q] + b2[q];
+}
+
+void vg_dense_S(vg_int m, vg_int n, vg_int k, const T *a, vg_int lda, const T *w, vg_int ldw,
+                const T *bias, int act, T *c, vg_int ldc) {
+    vg_dense_pair_S(m, n, k, a, lda, w, ldw, bias, act, c, ldc, NULL, 0, 0, NULL, NULL, 0);
 }
 """
 
@@ -220,6 +288,11 @@ def source():
     parts = [codegen.PROLOGUE, _HEADER, codegen._helpers(), _PROBE]
     for dtype in _TYPES:
         letter = _TYPES[dtype][1]
+        parts.append(_for_dtype(_HEAD_TYPE, dtype))
+        for rows in range(1, MR + 1):
+            for nv2 in (1, 2):
+                parts.append(_for_dtype(_HEAD.replace("NV2", str(nv2)), dtype)
+                             .replace("MRv", str(rows)))
         blocks = [(rows, NV, 1) for rows in range(1, MR + 1)] + \
             [(rows, nv, 0) for rows in range(1, MR + 1) for nv in range(1, NV + 1)]
         for rows, nv, whole in blocks:
@@ -240,6 +313,7 @@ def source():
 _library = []      # [ctypes.CDLL or None] once built (or found unbuildable/unsupported)
 _building = []     # non-empty once a build was requested
 _entries = {}      # dtype -> ctypes function
+_pair_entries = {}  # dtype -> ctypes function of the pair (``vg_dense_pair_*``)
 
 
 def _load():
@@ -257,6 +331,10 @@ def _bind(lib):
         fn.argtypes = [i64, i64, i64, ptr, i64, ptr, i64, ptr, ctypes.c_int, ptr, i64]
         fn.restype = None
         _entries[np.dtype(dtype)] = fn
+        pair = getattr(lib, f"vg_dense_pair_{letter}")
+        pair.argtypes = fn.argtypes + [ptr, i64, ctypes.c_int, ptr, ptr, i64]
+        pair.restype = None
+        _pair_entries[np.dtype(dtype)] = pair
     return True
 
 
@@ -310,8 +388,42 @@ def call(fn, x, w, bias, act, out=None):
     return out
 
 
+def pair_entry(x, w, bias, w2, b2):
+    """The loaded C function for ``h = act(x @ w + bias)`` with ``h @ w2 + b2`` computed
+    block by block, or None: as ``entry`` for the first layer, and ``w2`` a 2-D array of
+    the dtype with ``w.shape[1]`` rows, contiguous rows and 1 to ``2 * LANES`` columns
+    (two vectors), ``b2`` a contiguous vector of its columns."""
+    if entry(x, w, bias) is None or type(w2) is not np.ndarray or type(b2) is not np.ndarray:
+        return None
+    dtype = x.dtype
+    lanes = 64 // dtype.itemsize
+    if w2.ndim != 2 or w2.dtype != dtype or w2.shape[0] != w.shape[1] or \
+            not 1 <= w2.shape[1] <= 2 * lanes or w2.strides[1] != dtype.itemsize or \
+            w2.strides[0] % dtype.itemsize:
+        return None
+    if b2.dtype != dtype or b2.size != w2.shape[1] or not b2.flags.c_contiguous:
+        return None
+    return _pair_entries[dtype]
+
+
+def call_pair(fn, x, w, bias, act, w2, b2, out=None):
+    """``(h, z)``: ``h = act(x @ w + bias)`` (into ``out`` if given) and ``z = h @ w2 + b2``
+    through ``fn`` (from ``pair_entry``)."""
+    m, k = x.shape
+    n, n2 = w.shape[1], w2.shape[1]
+    step = x.dtype.itemsize
+    if out is None:
+        out = np.empty((m, n), x.dtype)
+    z = np.empty((m, n2), x.dtype)
+    fn(m, n, k, x.ctypes.data, x.strides[0] // step, w.ctypes.data, w.strides[0] // step,
+       None if bias is None else bias.ctypes.data, ACTIVATIONS.index(act), out.ctypes.data, n,
+       w2.ctypes.data, w2.strides[0] // step, n2, b2.ctypes.data, z.ctypes.data, n2)
+    return out, z
+
+
 def forget():
     """Drop the loaded library so the next eligible call builds it again (tests)."""
     _library.clear()
     _building.clear()
     _entries.clear()
+    _pair_entries.clear()
