@@ -124,3 +124,20 @@ def test_the_pair_gradient_matches_finite_differences(act):
     values = [g.standard_normal((4, 5)), g.standard_normal((5, 6)), g.standard_normal(6) + 0.3,
               g.standard_normal((6, 3)), g.standard_normal(3)]
     theano.gradient.verify_grad(both, values, rng=g)
+
+
+@needs_avx512
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_debugmode_finds_nothing_on_the_pair_in_c(monkeypatch, dtype):
+    # DebugMode compares every C call of the node with perform, output by output, at the
+    # rounding a reordered product and the C tanh may differ by.
+    _any_size(monkeypatch)
+    # (784 inputs: sums long enough that the fixed tolerance alone would call the C
+    # product's order of summation a mismatch)
+    x, h, z = _model(dtype, 784, 200, 10)
+    f = theano.function([x], [h, T.nnet.softmax(z)], mode="DebugMode")
+    assert _pair_nodes(f)
+    xv = (np.random.default_rng(3).standard_normal((25, 784)) * 3).astype(dtype)
+    for _ in range(2):
+        hv, pv = f(xv)
+    np.testing.assert_allclose(pv.sum(axis=1), 1, rtol=1e-5)

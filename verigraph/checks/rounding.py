@@ -238,6 +238,25 @@ def _dense(node, values, scales, outs):
     return [s]
 
 
+def _dense_pair(node, values, scales, outs):
+    """``DensePair``: the first layer as ``Dense``; ``z = h @ w2 + b2`` as a product whose
+    left operand carries ``h``'s scale."""
+    x, w, b, w2, b2 = values
+    first, _ = node.op._layers(node)
+    h = outs[0]
+    if h is None:   # only z was asked for: h as the first layer's perform computes it
+        store = [[None]]
+        first.op.perform(first, [x, w, b], store)
+        h = store[0][0]
+    (s_h,) = _dense(first, [x, w, b], scales[:3], [h])
+    u = unit_roundoff(node.outputs[1].dtype)
+    with np.errstate(all="ignore"):
+        s_z = _product(h, w2, s_h, scales[3], u) + u * _mag(b2)
+        if not _zero(scales[4]):
+            s_z = s_z + scales[4]
+    return [s_h, s_z]
+
+
 # -- structure and the rest ---------------------------------------------------------------
 def _structural(node, values, scales, outs):
     """Apply the op to the scales in place of its float inputs (moves/copies/selects)."""
@@ -275,7 +294,8 @@ _STRUCTURAL = ("DimShuffle", "Reshape", "Subtensor", "AdvancedSubtensor", "Join"
                "Alloc", "SpecifyShape", "IncSubtensor", "AdvancedIncSubtensor", "Unbroadcast",
                "Repeat", "MakeVector", "ShapeGuard", "Flatten", "Rebroadcast")
 _RULES = {"Elemwise": _elemwise, "FusedElemwise": _fused, "Reduce": _reduce,
-          "FusedSum": _fused_sum, "Dot": _dot, "Matmul": _dot, "Gemm": _gemm, "Dense": _dense}
+          "FusedSum": _fused_sum, "Dot": _dot, "Matmul": _dot, "Gemm": _gemm, "Dense": _dense,
+          "DensePair": _dense_pair}
 
 
 def node_scales(node, values, scales, outs):
