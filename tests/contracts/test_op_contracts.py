@@ -147,6 +147,16 @@ def _dense_pair(act, dtype, n2=3):
     return build
 
 
+def _narrow_tanh_grad(dtype):
+    def build():
+        from verigraph.tensor.dense_grad import NarrowTanhGrad
+        gz, w2, h = (TensorType(dtype, (None, None))(n) for n in ("gz", "w2", "h"))
+        gpre, _ = NarrowTanhGrad()(gz, w2, h)
+        return [gz, w2, h], gpre.owner, [_m(3, 2, dtype=dtype), _m(5, 2, dtype=dtype),
+                                         np.tanh(_m(3, 5, dtype=dtype))]
+    return build
+
+
 def _random_example():
     from verigraph.tensor.random import RandomStreams
     rs = RandomStreams(seed=3)
@@ -246,6 +256,8 @@ EXAMPLES = {
     "verigraph.tensor.dense.Dense": [_dense("identity", "float64"), _dense("tanh", "float32"),
                                      _dense("tanh", "float64", ((0, 3), (3, 2))),
                                      _dense("sigmoid", "float64"), _dense("relu", "float32")],
+    "verigraph.tensor.dense_grad.NarrowTanhGrad": [_narrow_tanh_grad("float64"),
+                                                   _narrow_tanh_grad("float32")],
     "verigraph.tensor.dense.DensePair": [_dense_pair("tanh", "float64"),
                                          _dense_pair("relu", "float32", 10)],
     "verigraph.tensor.gemm.Gemm": [_gemm(False, "float64", -0.5), _gemm(True, "float32", 2.0),

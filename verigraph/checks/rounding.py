@@ -257,6 +257,26 @@ def _dense_pair(node, values, scales, outs):
     return [s_h, s_z]
 
 
+def _narrow_tanh_grad(node, values, scales, outs):
+    """``NarrowTanhGrad``: ``(gz @ w2.T) * (1 - h * h)`` as a product times an elementwise
+    factor, and ``h.T @ gz`` as a product."""
+    gz, w2, h = (np.asarray(v) for v in values)
+    sgz, sw2, sh = scales
+    u = unit_roundoff(node.outputs[0].dtype)
+    with np.errstate(all="ignore"):
+        dh = np.dot(gz.astype(np.float64), w2.T.astype(np.float64))
+        s_dh = _product(gz, w2.T, sgz, None if _zero(sw2) else np.transpose(sw2), u) + u * _mag(dh)
+        h64 = h.astype(np.float64)
+        t = 1 - h64 * h64
+        s_t = u * (h64 * h64 + np.abs(t))
+        if not _zero(sh):
+            s_t = s_t + 2 * np.abs(h64) * sh
+        s_pre = np.abs(t) * s_dh + np.abs(dh) * s_t + u * np.abs(dh * t)
+        s_w2 = _product(h.T, gz, None if _zero(sh) else np.transpose(sh), sgz, u) + \
+            u * _mag(np.dot(h64.T, gz.astype(np.float64)))
+    return [s_pre, s_w2]
+
+
 # -- structure and the rest ---------------------------------------------------------------
 def _structural(node, values, scales, outs):
     """Apply the op to the scales in place of its float inputs (moves/copies/selects)."""
@@ -295,7 +315,7 @@ _STRUCTURAL = ("DimShuffle", "Reshape", "Subtensor", "AdvancedSubtensor", "Join"
                "Repeat", "MakeVector", "ShapeGuard", "Flatten", "Rebroadcast")
 _RULES = {"Elemwise": _elemwise, "FusedElemwise": _fused, "Reduce": _reduce,
           "FusedSum": _fused_sum, "Dot": _dot, "Matmul": _dot, "Gemm": _gemm, "Dense": _dense,
-          "DensePair": _dense_pair}
+          "DensePair": _dense_pair, "NarrowTanhGrad": _narrow_tanh_grad}
 
 
 def node_scales(node, values, scales, outs):

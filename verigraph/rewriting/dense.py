@@ -15,10 +15,14 @@ import numpy as np
 
 from verigraph.graph.basic import Constant
 from verigraph.rewriting.db import node_rule
-from verigraph.rewriting.patterns import single_client
+from verigraph.rewriting.patterns import (elemwise_name, is_constant_value, is_elemwise,
+                                          same_type, single_client)
+from verigraph.tensor import api
 from verigraph.tensor.blas import Dot
 from verigraph.tensor.dense import Dense, DensePair
-from verigraph.tensor.elemwise import DimShuffle
+from verigraph.tensor.dense_grad import NarrowTanhGrad
+from verigraph.tensor.elemwise import DimShuffle, Elemwise
+from verigraph.tensor.gemm import Gemm
 from verigraph.tensor.fused import FusedElemwise
 
 
@@ -99,3 +103,76 @@ def local_dense_pair(fgraph, node):
     pair = DensePair(first.op.act).make_node(*first.inputs, w2, b2)
     pair.source = node.source
     return [(h, pair.outputs[0]), (node.outputs[0], pair.outputs[1])]
+
+
+def _one_minus_square_of(var):
+    """``h`` when ``var`` is ``1 - sqr(h)`` (tanh's derivative from its output), else None."""
+    if elemwise_name(var) != "sub":
+        return None
+    one, sq = var.owner.inputs
+    if not is_constant_value(one, 1) or elemwise_name(sq) != "sqr":
+        return None
+    return sq.owner.inputs[0]
+
+
+def _weight_gradient(fgraph, h, gz):
+    """The node computing ``h.T @ gz``: a ``Dot(h.T, gz)`` or a ``Gemm(c, alpha, h.T, gz)``
+    (the SGD update it was folded into), or None."""
+    for ht_node, _ in fgraph.clients.get(h, ()):
+        if isinstance(ht_node, str) or not isinstance(ht_node.op, DimShuffle) or \
+                ht_node.op.new_order != (1, 0):
+            continue
+        for user, _ in fgraph.clients.get(ht_node.outputs[0], ()):
+            if isinstance(user, str):
+                continue
+            if isinstance(user.op, Dot) and list(user.inputs) == [ht_node.outputs[0], gz]:
+                return user
+            if isinstance(user.op, Gemm) and list(user.inputs[2:]) == [ht_node.outputs[0], gz]:
+                return user
+    return None
+
+
+@node_rule("local_narrow_tanh_grad", tracks=[Elemwise], tags=("specialize", "default"))
+def local_narrow_tanh_grad(fgraph, node):
+    """``(gz @ w2.T) * (1 - sqr(h))`` with ``h.T @ gz`` also computed (a Dot, or the SGD
+    update's Gemm) -> ``NarrowTanhGrad(gz, w2, h)``, whose loop reads ``h`` once; the
+    Gemm becomes ``c + alpha * gw2``. Only for few columns of ``gz`` (or unknown) and
+    where the C kernels run."""
+    if not is_elemwise(node, "mul") or len(node.inputs) != 2:
+        return None
+    for product, deriv in (node.inputs, node.inputs[::-1]):
+        dot = product.owner
+        if dot is None or not isinstance(dot.op, Dot) or not single_client(fgraph, product):
+            continue
+        gz, w2t = dot.inputs
+        ds = w2t.owner
+        if ds is None or not isinstance(ds.op, DimShuffle) or ds.op.new_order != (1, 0):
+            continue
+        w2 = ds.inputs[0]
+        h = _one_minus_square_of(deriv)
+        dtype = node.outputs[0].dtype
+        if h is None or any(v.ndim != 2 or v.dtype != dtype for v in (gz, w2, h)) or \
+                product.dtype != dtype:
+            continue
+        cols = gz.type.shape[1]
+        from verigraph.link import ckernels
+        from verigraph.link.ckernels import dense, dense_backward
+        if (cols is not None and cols > dense_backward.MAX_COLUMNS) or \
+                not dense.may_serve(dtype, None) or not ckernels.can_compile():
+            return None
+        weights = _weight_gradient(fgraph, h, gz)
+        if weights is None:
+            continue
+        gpre, gw2 = NarrowTanhGrad()(gz, w2, h)
+        gpre.owner.source = node.source
+        if isinstance(weights.op, Gemm):
+            c, alpha = weights.inputs[:2]
+            new_weights = api.add(c, api.mul(alpha, gw2))
+        else:
+            new_weights = gw2
+        new_weights = same_type(weights.outputs[0], new_weights)
+        new_gpre = same_type(node.outputs[0], gpre)
+        if new_weights is None or new_gpre is None:
+            return None
+        return [(node.outputs[0], new_gpre), (weights.outputs[0], new_weights)]
+    return None

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from verigraph.link.ckernels import small
+from verigraph.link.ckernels import dense_backward, small
 from verigraph.tensor import dense as _dense_op
 
 # Rows of the output block and vectors (16 float32 or 8 float64 lanes) per row: 6 x 4
@@ -305,6 +305,7 @@ def source():
                                           for r in range(1, MR + 1)])
         parts.append(_for_dtype(_ENTRY, dtype).replace("WHOLE_TABLE", whole_table)
                      .replace("PART_TABLE", part_table).replace("MR", str(MR)))
+        parts.append(dense_backward.source_parts(_for_dtype, dtype))
     return "".join(parts)
 
 
@@ -314,6 +315,7 @@ _library = []      # [ctypes.CDLL or None] once built (or found unbuildable/unsu
 _building = []     # non-empty once a build was requested
 _entries = {}      # dtype -> ctypes function
 _pair_entries = {}  # dtype -> ctypes function of the pair (``vg_dense_pair_*``)
+_back_entries = {}  # dtype -> ctypes function of the tanh backward loop (``vg_tanh_back_*``)
 
 
 def _load():
@@ -335,6 +337,10 @@ def _bind(lib):
         pair.argtypes = fn.argtypes + [ptr, i64, ctypes.c_int, ptr, ptr, i64]
         pair.restype = None
         _pair_entries[np.dtype(dtype)] = pair
+        back = getattr(lib, f"vg_tanh_back_{letter}")
+        back.argtypes = [i64, i64, i64, ptr, i64, ptr, i64, ptr, i64, ptr, i64, ptr, i64]
+        back.restype = ctypes.c_int
+        _back_entries[np.dtype(dtype)] = back
     return True
 
 
@@ -427,3 +433,4 @@ def forget():
     _building.clear()
     _entries.clear()
     _pair_entries.clear()
+    _back_entries.clear()

@@ -243,8 +243,10 @@ class Checked:
     ``small.built_on_first_call`` (DebugMode and ``verigraph fuzz`` check every call).
     """
 
-    def __init__(self, label, working_dtype, node=None, what="C product", library=None):
+    def __init__(self, label, working_dtype, node=None, what="C product", library=None,
+                 output=0):
         self.label, self.working_dtype, self.node = label, working_dtype, node
+        self.output = output    # which of the node's outputs this switch's results are
         # The profile's and the warning's name for the C path, and its module's library
         # list (``[lib or None]`` once loaded), which ``describe`` reads.
         self.what, self.library = what, _library if library is None else library
@@ -268,6 +270,7 @@ class Checked:
         if bad is not None and self.node is not None and values is not None:
             from verigraph.checks.rounding import node_output_within
             if node_output_within(self.node, values, np.asarray(got), np.asarray(want),
+                                  k=self.output,
                                   working_dtype=self.working_dtype):
                 bad = None
         if bad is None:

@@ -1,0 +1,144 @@
+"""The backward pass through a narrow layer into a tanh layer as one ``NarrowTanhGrad``
+node (rule ``local_narrow_tanh_grad``) and its C loop (``ckernels/dense_backward``)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
+
+import verigraph as theano
+import verigraph.tensor as T
+from tests.link.helpers import built_in_the_call
+from tests.link.test_dense_kernel import _fast_fns, needs_avx512
+from tests.rewriting.helpers import assert_matches_reference, fired
+from verigraph.checks.errors import ShapeMismatchError
+from verigraph.link.ckernels import dense, dense_backward, small
+from verigraph.tensor.dense_grad import NarrowTanhGrad
+from verigraph.tensor.gemm import Gemm
+
+RULE = "local_narrow_tanh_grad"
+
+
+@pytest.fixture(autouse=True)
+def _built_in_the_call(tmp_path_factory, monkeypatch):
+    monkeypatch.setattr(dense_backward, "MIN_WORK", 0)     # every size may run the loop
+    yield from built_in_the_call(dense, "vg-dense-back", tmp_path_factory, monkeypatch)
+
+
+def _graph(dtype, update="dot", n2_static=None):
+    """gz, w2, h -> ((gz @ w2.T) * (1 - h**2), h.T @ gz or the SGD update through Gemm)."""
+    gz = T.matrix("gz", dtype=dtype)
+    w2 = T.TensorType(dtype, (None, n2_static))("w2")
+    a = T.matrix("a", dtype=dtype)
+    h = T.tanh(a)
+    gpre = T.dot(gz, w2.T) * (1 - h ** 2)
+    if update == "dot":
+        second = T.dot(h.T, gz)
+    else:
+        second = Gemm()(w2, np.asarray(-0.5, dtype), h.T, gz)
+    return [gz, w2, a], [gpre, second]
+
+
+def _values(rng, m, k, n2, dtype):
+    return [rng.standard_normal((m, n2)).astype(dtype),
+            rng.standard_normal((k, n2)).astype(dtype),
+            rng.standard_normal((m, k)).astype(dtype)]
+
+
+def _grad_nodes(f):
+    return [n for n in f.maker.fgraph.toposort() if isinstance(n.op, NarrowTanhGrad)]
+
+
+@needs_avx512
+@settings(max_examples=25, deadline=None)
+@given(m=hst.integers(1, 20), k=hst.integers(1, 70), n2=hst.integers(1, 36),
+       dtype=hst.sampled_from(["float32", "float64"]), update=hst.sampled_from(["dot", "gemm"]),
+       seed=hst.integers(0, 2 ** 16))
+def test_both_outputs_match_the_reference(m, k, n2, dtype, update, seed):
+    inputs, outputs = _graph(dtype, update)
+    f = theano.function(inputs, outputs, mode="FAST_RUN")
+    assert fired(f, RULE) and len(_grad_nodes(f)) == 1
+    values = _values(np.random.default_rng(seed), m, k, n2, dtype)
+    for _ in range(3):   # the first call is cross-checked, C from the first (checked) call
+        assert_matches_reference(f, *values)
+
+
+@needs_avx512
+def test_the_loop_runs_and_a_wrong_one_is_caught(monkeypatch):
+    inputs, outputs = _graph("float64")
+    values = _values(np.random.default_rng(1), 30, 50, 10, "float64")
+    f = theano.function(inputs, outputs, mode="FAST_RUN")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(2):
+            assert_matches_reference(f, *values)
+    names = [small.describe_kernel(fn) for fn in _fast_fns(f)]
+    assert "C tanh backward loop" in names
+    monkeypatch.setattr(dense_backward, "_BACKWARD", dense_backward._BACKWARD.replace(
+        "a = _mm512_fmadd_SUF(g, hv[r], a);", "a = _mm512_fnmadd_SUF(g, hv[r], a);"))
+    dense.forget()
+    f = theano.function(inputs, outputs, mode="FAST_RUN")
+    f(*values)
+    with pytest.warns(small.KernelMismatchWarning, match="NarrowTanhGrad"):
+        f(*values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_matches_reference(f, *values)         # composed from now on
+    assert "NumPy (C tanh backward loop disagreed)" in \
+        [small.describe_kernel(fn) for fn in _fast_fns(f)]
+
+
+@needs_avx512
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_debugmode_finds_nothing_on_the_loop(dtype):
+    # 512 rows summed into w2's gradient: the loop's order of summation differs from
+    # NumPy's by more than the fixed tolerance allows where the terms cancel.
+    inputs, outputs = _graph(dtype, "gemm")
+    f = theano.function(inputs, outputs, mode="DebugMode")
+    assert _grad_nodes(f)
+    gz, w2, a = _values(np.random.default_rng(2), 512, 500, 10, dtype)
+    for _ in range(2):
+        f(gz * 30, w2 * 30, a)
+
+
+@pytest.mark.parametrize("mode", ["FAST_RUN", "FAST_COMPILE"])
+def test_mismatched_shapes_raise_in_every_mode(mode):
+    inputs, outputs = _graph("float64")
+    f = theano.function(inputs, outputs, mode=mode)
+    gz, w2, a = _values(np.random.default_rng(3), 6, 9, 4, "float64")
+    with pytest.raises(ShapeMismatchError):
+        f(gz, w2[:, :3], a)
+    with pytest.raises(ShapeMismatchError):
+        f(gz, w2, a[:, :8])
+
+
+def test_not_applied_to_a_statically_wide_gradient():
+    inputs, outputs = _graph("float32", n2_static=None)
+    gz = T.TensorType("float32", (None, 40))("gz")
+    w2, a = inputs[1], inputs[2]
+    h = T.tanh(a)
+    f = theano.function([gz, w2, a], [T.dot(gz, w2.T) * (1 - h ** 2), T.dot(h.T, gz)],
+                        mode="FAST_RUN")
+    assert not fired(f, RULE)
+
+
+def test_the_kernel_against_the_composition_on_specials():
+    # rows of h at 0, +-1 (zero derivative) and NaN; the C loop's dh times (1 - h*h)
+    dense._load()
+    rng = np.random.default_rng(4)
+    gz = rng.standard_normal((9, 3))
+    w2 = rng.standard_normal((17, 3))
+    h = np.tanh(rng.standard_normal((9, 17)))
+    h[0, :4] = [0.0, 1.0, -1.0, np.nan]
+    fn = dense_backward.entry(gz, w2, h)
+    assert fn is not None
+    gpre, gw2 = dense_backward.call(fn, gz, w2, h)
+    with np.errstate(invalid="ignore"):
+        want_pre = (gz @ w2.T) * (1 - h * h)
+        want_w2 = h.T @ gz
+    np.testing.assert_allclose(gpre, want_pre, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(gw2, want_w2, rtol=1e-13, atol=1e-15)
+    assert np.isnan(gpre[0, 3]) and gpre[0, 1] == 0 and gpre[0, 2] == 0
