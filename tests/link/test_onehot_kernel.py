@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as hst
 
 import verigraph.tensor as T
+from tests.link.helpers import small_kernels_built_in_the_call
 from verigraph.checks.errors import ShapeMismatchError
-from verigraph.configparser import config
 from verigraph.link.ckernels import compiler, small, trampoline
 from verigraph.tensor.crossentropy import LogSoftmaxOneHotGrad, PickLabels
 
@@ -19,11 +19,8 @@ needs_c = pytest.mark.skipif(compiler.compiler() is None or trampoline._flags() 
 
 @pytest.fixture(autouse=True)
 def _built_on_first_call(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("VERIGRAPH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "vg-onehot"))
-    monkeypatch.setattr(small, "SMALL_AFTER_CALLS", 1)
-    monkeypatch.setattr(small, "BACKGROUND", False)
-    with config.change_flags(c_kernels=True):
-        yield
+    """Kernels are built inside the first call, synchronously, into a per-session cache."""
+    yield from small_kernels_built_in_the_call("vg-onehot", tmp_path_factory, monkeypatch)
 
 
 def _fast_fn(dtype, rows_dtype, labels_dtype):

@@ -9,9 +9,9 @@ from hypothesis.extra import numpy as hnp
 
 import verigraph as theano
 import verigraph.tensor as T
+from tests.link.helpers import small_kernels_built_in_the_call
 from verigraph.checks.precision import loosest
 from verigraph.checks.tolerance import compare
-from verigraph.configparser import config
 from verigraph.link.ckernels import codegen, compiler, small, trampoline
 from verigraph.link.ckernels import softmax as softmax_kernels
 from verigraph.tensor.fused import FusedElemwise
@@ -31,11 +31,7 @@ LOGISTIC = [("neg", (X,)), ("sigmoid", (("s", 0),)), ("sub", (("s", 1), Y)),
 @pytest.fixture(autouse=True)
 def _built_on_first_call(tmp_path_factory, monkeypatch):
     """Kernels are built inside the first call, synchronously, into a per-session cache."""
-    monkeypatch.setenv("VERIGRAPH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "vg-small"))
-    monkeypatch.setattr(small, "SMALL_AFTER_CALLS", 1)
-    monkeypatch.setattr(small, "BACKGROUND", False)
-    with config.change_flags(c_kernels=True):
-        yield
+    yield from small_kernels_built_in_the_call("vg-small", tmp_path_factory, monkeypatch)
 
 
 def _node(steps, dtype, inplace=None):

@@ -10,7 +10,7 @@ from hypothesis import strategies as hst
 import verigraph as vg
 import verigraph.tensor as T
 from verigraph.tensor import nnet
-from verigraph.tensor.crossentropy import LogSoftmaxOneHotGrad, PickLabels
+from verigraph.tensor.crossentropy import LogSoftmaxOneHotGrad
 from tests.rewriting.helpers import assert_matches_reference, compile_fast, fired, op_names
 
 FAST = settings(max_examples=30, deadline=None)

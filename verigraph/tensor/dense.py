@@ -41,6 +41,20 @@ def _check(x, w, b):
             input_shapes=[(x.shape[0], w.shape[1]), b.shape])
 
 
+def float_operands(op, values, ndims, described):
+    """``values`` as tensor variables, checked to have ranks ``ndims`` and one float dtype
+    (``op`` and ``described``, e.g. "a matrix, a matrix and a vector", name them)."""
+    values = [as_tensor_variable(v) for v in values]
+    if tuple(v.ndim for v in values) != tuple(ndims):
+        raise TypeError(f"{op} takes {described}, got ndim "
+                        f"{', '.join(str(v.ndim) for v in values)}")
+    dtypes = {v.dtype for v in values}
+    if len(dtypes) != 1 or np.dtype(values[0].dtype).kind != "f":
+        raise TypeError(f"{op} takes operands of one float dtype, got "
+                        f"{', '.join(v.dtype for v in values)}")
+    return values
+
+
 class Dense(Op):
     """``act(x @ w + b)`` for matrices ``x`` (m, k), ``w`` (k, n) and a vector ``b`` (n,)."""
 
@@ -55,13 +69,7 @@ class Dense(Op):
         return f"Dense{{{self.act}}}"
 
     def make_node(self, x, w, b):
-        x, w, b = (as_tensor_variable(v) for v in (x, w, b))
-        if x.ndim != 2 or w.ndim != 2 or b.ndim != 1:
-            raise TypeError(f"Dense takes a matrix, a matrix and a vector, got ndim "
-                            f"{x.ndim}, {w.ndim}, {b.ndim}")
-        if not x.dtype == w.dtype == b.dtype or np.dtype(x.dtype).kind != "f":
-            raise TypeError(f"Dense takes operands of one float dtype, got {x.dtype}, "
-                            f"{w.dtype}, {b.dtype}")
+        x, w, b = float_operands("Dense", (x, w, b), (2, 2, 1), "a matrix, a matrix and a vector")
         out = TensorType(x.dtype, (x.type.shape[0], w.type.shape[1]))()
         return Apply(self, [x, w, b], [out])
 

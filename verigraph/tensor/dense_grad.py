@@ -18,9 +18,9 @@ from verigraph.checks.errors import ShapeMismatchError
 from verigraph.graph.basic import Apply
 from verigraph.graph.op import Op
 from verigraph.tensor.blas import Dot
+from verigraph.tensor.dense import float_operands
 from verigraph.tensor.guards import carry_guard
 from verigraph.tensor.type import TensorType
-from verigraph.tensor.variable import as_tensor_variable
 
 
 def _check(gz, w2, h):
@@ -47,13 +47,7 @@ class NarrowTanhGrad(Op):
     __props__ = ()
 
     def make_node(self, gz, w2, h):
-        gz, w2, h = (as_tensor_variable(v) for v in (gz, w2, h))
-        if gz.ndim != 2 or w2.ndim != 2 or h.ndim != 2:
-            raise TypeError(f"{self} takes three matrices, got ndim {gz.ndim}, {w2.ndim}, "
-                            f"{h.ndim}")
-        if not gz.dtype == w2.dtype == h.dtype or np.dtype(gz.dtype).kind != "f":
-            raise TypeError(f"{self} takes operands of one float dtype, got {gz.dtype}, "
-                            f"{w2.dtype}, {h.dtype}")
+        gz, w2, h = float_operands(self, (gz, w2, h), (2, 2, 2), "three matrices")
         gpre = TensorType(h.dtype, (gz.type.shape[0], w2.type.shape[0]))()
         gw2 = TensorType(h.dtype, (w2.type.shape[0], gz.type.shape[1]))()
         return Apply(self, [gz, w2, h], [gpre, gw2])
