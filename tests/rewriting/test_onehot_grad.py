@@ -62,6 +62,9 @@ def test_matches_the_reference_on_drawn_shapes_and_labels(n, k, data, dtype, lab
     z, y, cost, g = _nll_grad(dtype, label_dtype, rows_of, reduce)
     f = compile_fast([z, y], [cost, g])
     assert fired(f, RULE)
+    # rows = arange(len(y)): the pick and the gradient take the rows from the labels
+    assert fired(f, "local_pick_labels") == fired(f, "local_onehot_grad_label_rows") == \
+        (rows_of == "labels")
     low = 0 if label_dtype == "uint8" else -k     # negative labels count from the end
     zv = np.asarray(data.draw(hst.lists(hst.floats(-30, 30), min_size=n * k, max_size=n * k)),
                     dtype).reshape(n, k)
@@ -191,6 +194,17 @@ def test_shape_entry_is_read_without_building_the_shape_vector():
     assert fired(f, "local_subtensor_make_vector")
     assert not any(n.startswith(("MakeVector", "Subtensor")) for n in op_names(f))
     assert [int(v) for v in f(np.zeros((3, 5)))] == [6, 6]
+
+
+@FAST
+@given(shape=hst.lists(hst.integers(0, 5), min_size=1, max_size=4), data=hst.data())
+def test_shape_entries_match_the_reference(shape, data):
+    x = T.TensorType("float64", (None,) * len(shape))("x")
+    picks = data.draw(hst.lists(hst.integers(-len(shape), len(shape) - 1), min_size=1,
+                                max_size=4))
+    f = compile_fast([x], [x.shape[i] * 3 - 1 for i in picks])
+    assert fired(f, "local_subtensor_make_vector")
+    assert_matches_reference(f, np.zeros(shape))
 
 
 def test_make_vector_index_out_of_range_still_raises():
