@@ -96,7 +96,8 @@ def test_the_loop_matches_the_exact_value_for_drawn_shapes_and_layouts(monkeypat
 
 
 SPECIAL = [0.0, -0.0, np.nan, np.inf, -np.inf, 9.02, 9.0200005, -9.02, 1e-30, -1e-3, 0.5,
-           -2.0, 20.0, 1e30, 1e-40, -7.0]
+           -2.0, 20.0, 1e30, 1e-40, -7.0, 19.999, -20.5, 1e-310, 0.34657359, -0.6931, 3.0,
+           -1e-8, 710.0, 5e-324, -0.125, 17.5, 1.0, -1.0, 2.5e-16, 44.0, -0.9]
 
 
 @needs_avx512
@@ -110,17 +111,18 @@ def test_whole_blocks_in_registers_give_the_loop_epilogues_bits(monkeypatch, dty
     _any_size(monkeypatch)
     dense._load()
     lanes = 16 if dtype == "float32" else 8
-    vals = np.array(SPECIAL, dtype)[:lanes]
-    w = np.zeros((1, 64 + lanes), dtype)
-    w[0, :lanes] = w[0, 64:] = vals
-    b = np.zeros(64 + lanes, dtype)
-    b[:lanes] = b[64:] = np.array([0.25, -0.0, 1.0, -3.0] * 4, dtype)[:lanes]
-    x = np.ones((7, 1), dtype)          # a block of six rows and a block of one
-    with np.errstate(invalid="ignore"):
-        for bias in (b, None):
-            got = dense.call(dense.entry(x, w, bias), x, w, bias, act)
-            np.testing.assert_array_equal(got[:, :lanes].view(f"u{w.itemsize}"),
-                                          got[:, 64:].view(f"u{w.itemsize}"))
+    for start in range(0, len(SPECIAL), lanes):     # every special value, a vector at a time
+        vals = np.array(SPECIAL, dtype)[start:start + lanes]
+        w = np.zeros((1, 64 + lanes), dtype)
+        w[0, :lanes] = w[0, 64:] = vals
+        b = np.zeros(64 + lanes, dtype)
+        b[:lanes] = b[64:] = np.array([0.25, -0.0, 1.0, -3.0] * 4, dtype)[:lanes]
+        x = np.ones((7, 1), dtype)          # a block of six rows and a block of one
+        with np.errstate(invalid="ignore"):
+            for bias in (b, None):
+                got = dense.call(dense.entry(x, w, bias), x, w, bias, act)
+                np.testing.assert_array_equal(got[:, :lanes].view(f"u{w.itemsize}"),
+                                              got[:, 64:].view(f"u{w.itemsize}"))
 
 
 def _compiled(act="tanh", dtype="float64", mode="FAST_RUN"):
