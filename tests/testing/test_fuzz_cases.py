@@ -85,3 +85,28 @@ def test_structural_ties_are_not_compared_with_finite_differences():
                             ("v1", "T.max(v0)", "np.max(v0)")],
                      outputs=[("v1", "v1")])
     assert GradCase(spec, 0).check() == []
+
+
+def test_sgd_kind_covers_the_cross_entropy_model_and_finds_a_wrong_gradient(tmp_path,
+                                                                           monkeypatch):
+    # The cross-entropy loss brings in PickLabels, LogSoftmaxOneHotGrad (and, where the C
+    # kernels run, DensePair and NarrowTanhGrad); a gradient node 1% off must be found,
+    # and the reproducer must name the loss.
+    from verigraph.tensor.crossentropy import LogSoftmaxOneHotGrad
+    original = LogSoftmaxOneHotGrad.make_fast_fn
+
+    def off_by_a_little(self, node):
+        fn = original(self, node)
+        return lambda *args: fn(*args) * 1.01
+    monkeypatch.setattr(LogSoftmaxOneHotGrad, "make_fast_fn", off_by_a_little)
+    result = run_fuzz(examples=40, seed=0, outdir=str(tmp_path), modes=("FAST_RUN",),
+                      strategy=case_strategy("sgd"), max_shrink_seconds=10)
+    assert not result.ok
+    assert "'xent'" in open(result.reproducer).read()
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(result.reproducer, run_name="__main__")
+    assert exit_info.value.code == 1
+    monkeypatch.undo()
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(result.reproducer, run_name="__main__")
+    assert exit_info.value.code == 0

@@ -1,5 +1,9 @@
 """Fuzz case ``sgd``: a random one-hidden-layer model trained for a few SGD steps.
 
+The loss is a squared error, or the softmax cross-entropy against integer labels with a
+bias on the output layer (the MLP tutorial's model: the rules that make the cross-entropy
+nodes, ``DensePair`` and ``NarrowTanhGrad`` apply to it).
+
 FAST_RUN writes weight updates into the shared variables' own storage (``Gemm``, see
 ``rewriting/inplace.update_target``), which only stays correct while every other reader
 of a weight has run first and a failed call leaves it unchanged. Each case draws a model
@@ -27,7 +31,8 @@ CALLS = 3
 
 @dataclass
 class SgdCase:
-    """A model ``act(x @ W1 + b1) @ W2`` with squared loss, updated by SGD ``CALLS`` times."""
+    """A model ``act(x @ W1 + b1) @ W2`` with squared loss (or ``+ b2`` with the softmax
+    cross-entropy against labels, ``loss="xent"``), updated by SGD ``CALLS`` times."""
 
     dtype: str
     sizes: tuple          # (batch, inputs, hidden, outputs)
@@ -37,19 +42,29 @@ class SgdCase:
     add_form: tuple       # per parameter (W1, b1, W2): written as ``p + (-lr) * g``
     extra: str            # key of EXTRAS: outputs reading W1 or a gradient as well
     seed: int
+    loss: str = "squared"  # or "xent": softmax cross-entropy against integer labels
+
+    @property
+    def params(self):
+        """Names of the shared parameters, in update order."""
+        return ("W1", "b1", "W2") + (("b2",) if self.loss == "xent" else ())
 
     def source_lines(self):
         """The program, as text over ``T``, ``shared``, ``grad`` and the arrays ``v``."""
         act = ACTIVATIONS[self.activation].format("T.dot(x, W1) + b1")
-        lines = [f"x, y = T.matrix('x', dtype={self.dtype!r}), T.matrix('y', dtype={self.dtype!r})",
-                 "W1, b1, W2 = (shared(v[k], k) for k in ('W1', 'b1', 'W2'))",
+        names = ", ".join(self.params)
+        y = "T.ivector('y')" if self.loss == "xent" else f"T.matrix('y', dtype={self.dtype!r})"
+        cost = ("-T.mean(T.log(T.nnet.softmax(T.dot(h, W2) + b2))[T.arange(y.shape[0]), y])"
+                if self.loss == "xent" else f"T.sum((T.dot(h, W2) - y) ** 2) / {self.sizes[0]}")
+        lines = [f"x, y = T.matrix('x', dtype={self.dtype!r}), {y}",
+                 f"{names} = (shared(v[k], k) for k in {self.params!r})",
                  f"h = {act}",
-                 f"cost = T.sum((T.dot(h, W2) - y) ** 2) / {self.sizes[0]}",
-                 "gW1, gb1, gW2 = grad(cost, [W1, b1, W2])",
+                 f"cost = {cost}",
+                 f"{', '.join('g' + p for p in self.params)} = grad(cost, [{names}])",
                  (f"lr = shared(np.asarray({self.lr!r}, {self.dtype!r}), 'lr')" if self.lr_shared
                   else f"lr = np.asarray({self.lr!r}, {self.dtype!r})")]
         ups = [f"({p}, {p} + (-lr) * g{p})" if add else f"({p}, {p} - lr * g{p})"
-               for p, add in zip(("W1", "b1", "W2"), self.add_form)]
+               for p, add in zip(self.params, self.add_form + (False,))]
         lines.append(f"updates = [{', '.join(ups)}]")
         lines.append(f"outputs = [cost{''.join(', ' + e for e in EXTRAS[self.extra])}]")
         return lines
@@ -59,11 +74,14 @@ class SgdCase:
         n, d_in, d_h, d_out = self.sizes
         g = np.random.default_rng(self.seed)
         shapes = {"x": (n, d_in), "y": (n, d_out), "W1": (d_in, d_h), "b1": (d_h,),
-                  "W2": (d_h, d_out)}
-        return {k: g.uniform(-1, 1, s).astype(self.dtype) for k, s in shapes.items()}
+                  "W2": (d_h, d_out), "b2": (d_out,)}
+        values = {k: g.uniform(-1, 1, s).astype(self.dtype) for k, s in shapes.items()}
+        if self.loss == "xent":
+            values["y"] = g.integers(0, d_out, n).astype("int32")
+        return values
 
     def _run(self, mode):
-        """Per call: outputs, then W1, b1, W2 after the call."""
+        """Per call: outputs, then the parameters after the call."""
         import verigraph.tensor as T
         from verigraph.compile.function import function
         from verigraph.compile.shared import shared
@@ -71,7 +89,7 @@ class SgdCase:
         env = {"T": T, "shared": shared, "grad": grad, "np": np, "v": self.values()}
         exec("\n".join(self.source_lines()), env)  # noqa: S102 - generated text
         f = function([env["x"], env["y"]], env["outputs"], updates=env["updates"], mode=mode)
-        params = [env[k] for k in ("W1", "b1", "W2")]
+        params = [env[k] for k in self.params]
         runs = []
         for _ in range(CALLS):
             outs = [np.array(o, copy=True) for o in f(env["v"]["x"].copy(), env["v"]["y"].copy())]
@@ -100,7 +118,8 @@ class SgdCase:
         """A script that re-runs this case's check; exit status 1 while it disagrees."""
         from verigraph.testing.fuzz_cases import case_reproducer
         expr = (f"SgdCase({self.dtype!r}, {self.sizes!r}, {self.activation!r}, {self.lr!r}, "
-                f"{self.lr_shared!r}, {self.add_form!r}, {self.extra!r}, {self.seed!r})")
+                f"{self.lr_shared!r}, {self.add_form!r}, {self.extra!r}, {self.seed!r}, "
+                f"{self.loss!r})")
         text = case_reproducer("sgd", problems, seed, modes, self.source_lines(), expr)
         return text.replace("from verigraph.testing.strategies import",
                             "from verigraph.testing.fuzz_sgd import SgdCase  # noqa: F401\n"
@@ -118,4 +137,5 @@ def sgd_cases(draw):
                    draw(st.sampled_from(sorted(ACTIVATIONS))),
                    draw(st.sampled_from([0.001, 0.05, 0.3, 1.0])), draw(st.booleans()),
                    tuple(draw(st.booleans()) for _ in range(3)),
-                   draw(st.sampled_from(sorted(EXTRAS))), draw(st.integers(0, 2 ** 30)))
+                   draw(st.sampled_from(sorted(EXTRAS))), draw(st.integers(0, 2 ** 30)),
+                   draw(st.sampled_from(("squared", "xent"))))
