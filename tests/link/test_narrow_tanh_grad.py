@@ -28,8 +28,9 @@ def _built_in_the_call(tmp_path_factory, monkeypatch):
     yield from built_in_the_call(dense, "vg-dense-back", tmp_path_factory, monkeypatch)
 
 
-def _graph(dtype, update="dot", n2_static=None):
-    """gz, w2, h -> ((gz @ w2.T) * (1 - h**2), h.T @ gz or the SGD update through Gemm)."""
+def _graph(dtype, update="dot", n2_static=None, bias_grad=False):
+    """gz, w2, h -> ((gz @ w2.T) * (1 - h**2), h.T @ gz or the SGD update through Gemm,
+    and with ``bias_grad`` the first's column sums)."""
     gz = T.matrix("gz", dtype=dtype)
     w2 = T.TensorType(dtype, (None, n2_static))("w2")
     a = T.matrix("a", dtype=dtype)
@@ -39,7 +40,7 @@ def _graph(dtype, update="dot", n2_static=None):
         second = T.dot(h.T, gz)
     else:
         second = Gemm()(w2, np.asarray(-0.5, dtype), h.T, gz)
-    return [gz, w2, a], [gpre, second]
+    return [gz, w2, a], [gpre, second] + ([gpre.sum(axis=0)] if bias_grad else [])
 
 
 def _values(rng, m, k, n2, dtype):
@@ -56,11 +57,12 @@ def _grad_nodes(f):
 @settings(max_examples=25, deadline=None)
 @given(m=hst.integers(1, 20), k=hst.integers(1, 70), n2=hst.integers(1, 36),
        dtype=hst.sampled_from(["float32", "float64"]), update=hst.sampled_from(["dot", "gemm"]),
-       seed=hst.integers(0, 2 ** 16))
-def test_both_outputs_match_the_reference(m, k, n2, dtype, update, seed):
-    inputs, outputs = _graph(dtype, update)
+       bias_grad=hst.booleans(), seed=hst.integers(0, 2 ** 16))
+def test_every_output_matches_the_reference(m, k, n2, dtype, update, bias_grad, seed):
+    inputs, outputs = _graph(dtype, update, bias_grad=bias_grad)
     f = theano.function(inputs, outputs, mode="FAST_RUN")
     assert fired(f, RULE) and len(_grad_nodes(f)) == 1
+    assert _grad_nodes(f)[0].op.column_sums == bias_grad
     values = _values(np.random.default_rng(seed), m, k, n2, dtype)
     for _ in range(3):   # the first call is cross-checked, C from the first (checked) call
         assert_matches_reference(f, *values)
@@ -96,7 +98,7 @@ def test_the_loop_runs_and_a_wrong_one_is_caught(monkeypatch):
 def test_debugmode_finds_nothing_on_the_loop(dtype):
     # 512 rows summed into w2's gradient: the loop's order of summation differs from
     # NumPy's by more than the fixed tolerance allows where the terms cancel.
-    inputs, outputs = _graph(dtype, "gemm")
+    inputs, outputs = _graph(dtype, "gemm", bias_grad=True)
     f = theano.function(inputs, outputs, mode="DebugMode")
     assert _grad_nodes(f)
     gz, w2, a = _values(np.random.default_rng(2), 512, 500, 10, dtype)
@@ -123,6 +125,18 @@ def test_not_applied_to_a_statically_wide_gradient():
     f = theano.function([gz, w2, a], [T.dot(gz, w2.T) * (1 - h ** 2), T.dot(h.T, gz)],
                         mode="FAST_RUN")
     assert not fired(f, RULE)
+
+
+@needs_avx512
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_column_sums_are_numpys_bit_for_bit(dtype):
+    # rows added in order, as NumPy's axis-0 reduction of a C-ordered matrix does
+    dense._load()
+    gz, w2, a = _values(np.random.default_rng(5), 37, 45, 7, dtype)
+    h = np.tanh(a)
+    gpre, gw2, sums = dense_backward.call(dense_backward.entry(gz, w2, h), gz, w2, h,
+                                          column_sums=True)
+    np.testing.assert_array_equal(sums, np.add.reduce(gpre, axis=0))
 
 
 def test_the_kernel_against_the_composition_on_specials():

@@ -274,7 +274,10 @@ def _narrow_tanh_grad(node, values, scales, outs):
         s_pre = np.abs(t) * s_dh + np.abs(dh) * s_t + u * np.abs(dh * t)
         s_w2 = _product(h.T, gz, None if _zero(sh) else np.transpose(sh), sgz, u) + \
             u * _mag(np.dot(h64.T, gz.astype(np.float64)))
-    return [s_pre, s_w2]
+    if len(node.outputs) == 2:
+        return [s_pre, s_w2]
+    # the column sums of the first output, which carries s_pre
+    return [s_pre, s_w2, _sum_over(dh * t, s_pre, (0,), u)]
 
 
 # -- structure and the rest ---------------------------------------------------------------

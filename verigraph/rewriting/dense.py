@@ -23,6 +23,7 @@ from verigraph.tensor.dense import Dense, DensePair
 from verigraph.tensor.dense_grad import NarrowTanhGrad
 from verigraph.tensor.elemwise import DimShuffle, Elemwise
 from verigraph.tensor.gemm import Gemm
+from verigraph.tensor.reduction import Reduce
 from verigraph.tensor.fused import FusedElemwise
 
 
@@ -132,6 +133,15 @@ def _weight_gradient(fgraph, h, gz):
     return None
 
 
+def _column_sum(fgraph, var):
+    """A node computing ``sum(var, axis=0)`` in ``var``'s dtype (the bias gradient), or None."""
+    for user, _ in fgraph.clients.get(var, ()):
+        if not isinstance(user, str) and isinstance(user.op, Reduce) and user.op.kind == "sum" \
+                and user.op.axis == (0,) and user.outputs[0].dtype == var.dtype:
+            return user
+    return None
+
+
 @node_rule("local_narrow_tanh_grad", tracks=[Elemwise], tags=("specialize", "default"))
 def local_narrow_tanh_grad(fgraph, node):
     """``(gz @ w2.T) * (1 - sqr(h))`` with ``h.T @ gz`` also computed (a Dot, or the SGD
@@ -163,7 +173,9 @@ def local_narrow_tanh_grad(fgraph, node):
         weights = _weight_gradient(fgraph, h, gz)
         if weights is None:
             continue
-        gpre, gw2 = NarrowTanhGrad()(gz, w2, h)
+        sums = _column_sum(fgraph, node.outputs[0])
+        outs = NarrowTanhGrad(column_sums=sums is not None)(gz, w2, h)
+        gpre, gw2 = outs[:2]
         gpre.owner.source = node.source
         if isinstance(weights.op, Gemm):
             c, alpha = weights.inputs[:2]
@@ -174,5 +186,12 @@ def local_narrow_tanh_grad(fgraph, node):
         new_gpre = same_type(node.outputs[0], gpre)
         if new_weights is None or new_gpre is None:
             return None
-        return [(node.outputs[0], new_gpre), (weights.outputs[0], new_weights)]
+        pairs = [(node.outputs[0], new_gpre), (weights.outputs[0], new_weights)]
+        if sums is not None:
+            new_sums = same_type(sums.outputs[0], outs[2])
+            if new_sums is not None:
+                pairs.append((sums.outputs[0], new_sums))
+            else:   # a type the third output cannot stand for: leave the sum as it was
+                return None
+        return pairs
     return None

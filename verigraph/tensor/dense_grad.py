@@ -32,65 +32,77 @@ def _check(gz, w2, h):
             input_shapes=[(gz.shape[0], w2.shape[0]), h.shape])
 
 
-def _composition(gz, w2, h, dtype):
-    """What the replaced nodes compute: ``(gz @ w2.T) * (1 - h * h)`` and ``h.T @ gz``."""
+def _composition(gz, w2, h, dtype, column_sums=False):
+    """What the replaced nodes compute: ``(gz @ w2.T) * (1 - h * h)``, ``h.T @ gz`` and
+    (``column_sums``) the first's ``sum(axis=0)``."""
     _check(gz, w2, h)
     one = np.asarray(1, dtype)
-    gpre = np.asarray(np.dot(gz, w2.T), dtype) * (one - np.square(h))
-    return np.asarray(gpre, dtype), np.asarray(np.dot(h.T, gz), dtype)
+    gpre = np.asarray(np.asarray(np.dot(gz, w2.T), dtype) * (one - np.square(h)), dtype)
+    out = [gpre, np.asarray(np.dot(h.T, gz), dtype)]
+    if column_sums:
+        out.append(np.add.reduce(gpre, axis=0, dtype=dtype))
+    return out
 
 
 class NarrowTanhGrad(Op):
     """``((gz @ w2.T) * (1 - h ** 2), h.T @ gz)`` for matrices ``gz`` (m, n2), ``w2`` (k, n2)
-    and ``h`` (m, k) of one float dtype."""
+    and ``h`` (m, k) of one float dtype; with ``column_sums`` a third output, the first's
+    ``sum(axis=0)`` (the tanh layer's bias gradient), summed in the same pass."""
 
-    __props__ = ()
+    __props__ = ("column_sums",)
+
+    def __init__(self, column_sums=False):
+        self.column_sums = bool(column_sums)
 
     def make_node(self, gz, w2, h):
         gz, w2, h = float_operands(self, (gz, w2, h), (2, 2, 2), "three matrices")
         gpre = TensorType(h.dtype, (gz.type.shape[0], w2.type.shape[0]))()
         gw2 = TensorType(h.dtype, (w2.type.shape[0], gz.type.shape[1]))()
-        return Apply(self, [gz, w2, h], [gpre, gw2])
+        extra = [TensorType(h.dtype, (w2.type.shape[0],))()] if self.column_sums else []
+        return Apply(self, [gz, w2, h], [gpre, gw2] + extra)
 
     def perform(self, node, inputs, output_storage):
         gz, w2, h = (np.asarray(v) for v in inputs)
-        gpre, gw2 = _composition(gz, w2, h, node.outputs[0].dtype)
-        output_storage[0][0], output_storage[1][0] = gpre, gw2
+        for store, value in zip(output_storage, _composition(
+                gz, w2, h, node.outputs[0].dtype, self.column_sums)):
+            store[0] = value
 
     def make_fast_fn(self, node):
         from verigraph.link import ckernels
         from verigraph.link.ckernels import dense, dense_backward, skinny
         dtype = np.dtype(node.outputs[0].dtype)
+        sums = self.column_sums
+        n_out = len(node.outputs)
 
         def composed(gz, w2, h):
-            return list(_composition(gz, w2, h, dtype))
+            return _composition(gz, w2, h, dtype, sums)
         if not ckernels.enabled():
             return composed
         pool = ckernels._OutputPool()
         label = f"{self} (built at {getattr(node, 'source', '?')})"
         checks = [skinny.Checked(label, dtype.name, node, what="C tanh backward loop",
-                                 library=dense._library, output=k) for k in range(2)]
+                                 library=dense._library, output=k) for k in range(n_out)]
         looped = [False]
 
         def fn(gz, w2, h):
             c = dense_backward.entry(gz, w2, h)
-            looped[0] = c is not None and "off" not in (checks[0].state, checks[1].state)
+            looped[0] = c is not None and all(check.state != "off" for check in checks)
             if not looped[0]:
                 return composed(gz, w2, h)
             m, k = h.shape
             out = pool.empty((m, k), dtype, h.ctypes.data, m * k)
-            got = dense_backward.call(c, gz, w2, h, out)
+            got = dense_backward.call(c, gz, w2, h, out, column_sums=sums)
             if got is None:
                 return composed(gz, w2, h)
-            if checks[0].state == checks[1].state == "on":
+            if all(check.state == "on" for check in checks):
                 return list(got)
             # The first C call: each output against the composition, allowing a reordered
             # sum's rounding (checks/rounding, through this node).
             want = composed(gz, w2, h)
             results = [checks[k_out].run(lambda k_out=k_out: np.array(got[k_out]),
                                          lambda k_out=k_out: want[k_out], (gz, w2, h))
-                       for k_out in range(2)]
-            return want if "off" in (checks[0].state, checks[1].state) else results
+                       for k_out in range(n_out)]
+            return want if any(check.state == "off" for check in checks) else results
 
         def describe():
             off = [check for check in checks if check.state == "off"]
@@ -109,4 +121,4 @@ class NarrowTanhGrad(Op):
                            [sgz[0], sh[0]], [f"{gz}.shape[0]", f"{h}.shape[0]"])
         cols = carry_guard(sw2[0], "Elemwise{mul}", "h must match w2's rows",
                            [sw2[0], sh[1]], [f"{w2}.shape[0]", f"{h}.shape[1]"])
-        return [(rows, cols), (cols, sgz[1])]
+        return [(rows, cols), (cols, sgz[1])] + ([(cols,)] if self.column_sums else [])

@@ -338,7 +338,7 @@ def _bind(lib):
         pair.restype = None
         _pair_entries[np.dtype(dtype)] = pair
         back = getattr(lib, f"vg_tanh_back_{letter}")
-        back.argtypes = [i64, i64, i64, ptr, i64, ptr, i64, ptr, i64, ptr, i64, ptr, i64]
+        back.argtypes = [i64, i64, i64, ptr, i64, ptr, i64, ptr, i64, ptr, i64, ptr, i64, ptr]
         back.restype = ctypes.c_int
         _back_entries[np.dtype(dtype)] = back
     return True
