@@ -30,18 +30,27 @@ def test_large_inputs_reach_the_c_kernel_sizes_in_non_contiguous_layouts():
         assert not a.flags.c_contiguous
 
 
+def _reproducer_exit_code(result):
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(result.reproducer, run_name="__main__")
+    return exit_info.value.code
+
+
+def _reproduces_until_undone(result, monkeypatch):
+    """The reproducer fails (exit 1) while the planted bug is in, passes once undone."""
+    assert _reproducer_exit_code(result) == 1
+    monkeypatch.undo()
+    assert _reproducer_exit_code(result) == 0
+
+
 def test_grad_kind_finds_a_planted_bad_rule_and_writes_a_reproducer(tmp_path):
     with planted_bad_rule(target="mul"):
         result = run_fuzz(examples=150, seed=0, outdir=str(tmp_path), modes=("FAST_RUN",),
                           strategy=case_strategy("grad"), max_shrink_seconds=10)
         assert not result.ok
         assert any(p.where == "FAST_RUN gradient" for p in result.problems)
-        with pytest.raises(SystemExit) as exit_info:
-            runpy.run_path(result.reproducer, run_name="__main__")
-        assert exit_info.value.code == 1
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(result.reproducer, run_name="__main__")
-    assert exit_info.value.code == 0
+        assert _reproducer_exit_code(result) == 1
+    assert _reproducer_exit_code(result) == 0
 
 
 def test_sgd_kind_finds_a_wrong_in_place_update_and_writes_a_reproducer(tmp_path, monkeypatch):
@@ -55,13 +64,7 @@ def test_sgd_kind_finds_a_wrong_in_place_update_and_writes_a_reproducer(tmp_path
                       strategy=case_strategy("sgd"), max_shrink_seconds=10)
     assert not result.ok
     assert any(p.where.startswith("FAST_RUN call") for p in result.problems)
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(result.reproducer, run_name="__main__")
-    assert exit_info.value.code == 1
-    monkeypatch.undo()
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(result.reproducer, run_name="__main__")
-    assert exit_info.value.code == 0
+    _reproduces_until_undone(result, monkeypatch)
 
 
 def test_cli_accepts_case_kinds_and_names_them_when_unknown(tmp_path, capsys):
@@ -103,10 +106,4 @@ def test_sgd_kind_covers_the_cross_entropy_model_and_finds_a_wrong_gradient(tmp_
                       strategy=case_strategy("sgd"), max_shrink_seconds=10)
     assert not result.ok
     assert "'xent'" in open(result.reproducer).read()
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(result.reproducer, run_name="__main__")
-    assert exit_info.value.code == 1
-    monkeypatch.undo()
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(result.reproducer, run_name="__main__")
-    assert exit_info.value.code == 0
+    _reproduces_until_undone(result, monkeypatch)
