@@ -17,12 +17,10 @@ specialize rules drop that row range where it is ``arange(len(labels))``: the fo
 """
 from __future__ import annotations
 
-import numpy as np
-
 from verigraph.rewriting.db import node_rule
 from verigraph.rewriting.patterns import elemwise_name, is_constant_value, is_elemwise, same_type
 from verigraph.tensor.elemwise import DimShuffle, Elemwise
-from verigraph.tensor.crossentropy import LogSoftmaxOneHotGrad, PickLabels
+from verigraph.tensor.crossentropy import LogSoftmaxOneHotGrad, PickLabels, is_int_vector
 from verigraph.tensor.nnet_ops import LogSoftmax
 from verigraph.tensor.reduction import Reduce
 from verigraph.tensor.shape import ARange, Alloc, Shape_i
@@ -76,7 +74,7 @@ def local_log_softmax_onehot_grad(fgraph, node):
     zeros, values, rows, labels = inc.inputs
     if not _zeros_shaped_like(zeros, logsm):
         return None
-    if values.ndim > 1 or not (_int_vector(rows) and _int_vector(labels)):
+    if values.ndim > 1 or not (is_int_vector(rows) and is_int_vector(labels)):
         return None
     return same_type(node.outputs[0], LogSoftmaxOneHotGrad()(values, logsm, rows, labels))
 
@@ -94,17 +92,13 @@ def _label_range(rows, labels):
             and length.inputs[0] is labels)
 
 
-def _int_vector(v):
-    return v.ndim == 1 and np.dtype(v.dtype).kind in "iu"
-
-
 @node_rule("local_pick_labels", tracks=[Subtensor], tags=("specialize", "default"))
 def local_pick_labels(fgraph, node):
     """``x[arange(len(y)), y]`` of a matrix -> ``PickLabels(x, y)``."""
     if node.op.spec != ("a", "a") or len(node.inputs) != 3:
         return None
     x, rows, labels = node.inputs
-    if x.ndim != 2 or not _int_vector(labels) or not _label_range(rows, labels):
+    if x.ndim != 2 or not is_int_vector(labels) or not _label_range(rows, labels):
         return None
     return same_type(node.outputs[0], PickLabels()(x, labels))
 

@@ -20,8 +20,13 @@ from verigraph.tensor.variable import as_tensor_variable
 _PAIR = ("a", "a")   # the advanced-index spec of x[rows, labels]
 
 
+def is_int_vector(v):
+    """Whether the variable ``v`` is a vector of integers (rows or labels here)."""
+    return v.ndim == 1 and np.dtype(v.dtype).kind in "iu"
+
+
 def _int_vector(op, name, v):
-    if v.ndim != 1 or np.dtype(v.dtype).kind not in "iu":
+    if not is_int_vector(v):
         raise TypeError(f"{op}: {name} must be a vector of integers, got {v.type}")
 
 
